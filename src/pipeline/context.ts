@@ -1,0 +1,139 @@
+import { ulid } from "ulid";
+import type { ResolvedGateway } from "../config/defaults.ts";
+import type { ProviderDef } from "../providers/types.ts";
+import { errorResponse, GatewayError } from "./errors.ts";
+import type { Attempt, Metadata, RequestType } from "./record.ts";
+
+/** One upstream call the request may make: provider-native requests have one, Universal requests N. */
+export interface Step {
+  provider: ProviderDef;
+  /** Provider-relative path without a leading slash, e.g. `chat/completions`. */
+  endpoint: string;
+  /** Query string with its `?`, or "". */
+  search: string;
+  method: string;
+  /** Headers sent upstream: the client's, minus hop-by-hop and every `cf-aig-*` header. */
+  headers: Headers;
+  /** `cf-aig-*` options given for this step alone (Universal step headers); they win over request headers. */
+  options: Headers | null;
+  body: Uint8Array | null;
+}
+
+export interface ContextInit {
+  gateway: ResolvedGateway;
+  accountId: string;
+  requestType: RequestType;
+  /** The client's request headers (for WebSocket messages, the session's). */
+  headers: Headers;
+  steps: Step[];
+  clientAddress: string | null;
+  /** When the gateway started on this request (performance.now()); defaults to now. */
+  startedAt?: number;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Everything the chain knows about one request. Transports build it; plugins read and annotate it;
+ * the pipeline turns it into the request record when the response is over.
+ */
+export class RequestContext {
+  readonly logId = ulid();
+  readonly eventId: string;
+  readonly createdAt = Date.now();
+  readonly startedAt: number;
+  readonly gateway: ResolvedGateway;
+  readonly accountId: string;
+  readonly requestType: RequestType;
+  readonly headers: Headers;
+  readonly clientAddress: string | null;
+  readonly steps: Step[];
+  stepIndex = 0;
+  /** Validated `cf-aig-metadata` (set by the metadata plugin). */
+  metadata: Metadata = {};
+  /** Id of the gateway token that authenticated the request (set by the auth plugin). */
+  tokenId: string | null = null;
+  cacheStatus: "HIT" | "MISS" = "MISS";
+  /** Whether the record is kept, and with bodies (set by the logging plugin). */
+  collectLog = true;
+  collectPayload = true;
+  /** Extra headers for the client's response (e.g. RateLimit-*). */
+  readonly responseHeaders = new Headers();
+  /** Scratch space for plugins, keyed by plugin name by convention. */
+  readonly state = new Map<string, unknown>();
+  readonly attempts: Attempt[] = [];
+  /** Time to the first byte of the answer, in ms since `startedAt`. */
+  ttfbMs: number | null = null;
+  /** Set when the gateway itself produced the answer. */
+  gatewayError: { code: number; message: string } | null = null;
+  #captureBytes = 0;
+  #json: { value: unknown } | null = null;
+  #jsonStep = -1;
+
+  constructor(init: ContextInit) {
+    this.gateway = init.gateway;
+    this.accountId = init.accountId;
+    this.requestType = init.requestType;
+    this.headers = init.headers;
+    this.steps = init.steps;
+    this.clientAddress = init.clientAddress;
+    this.startedAt = init.startedAt ?? performance.now();
+    this.eventId = init.headers.get("cf-aig-event-id") || this.logId;
+  }
+
+  get gatewayId(): string {
+    return this.gateway.id;
+  }
+
+  get step(): Step {
+    return this.steps[this.stepIndex];
+  }
+
+  /** Slug of the current step's provider. */
+  get provider(): string {
+    return this.step.provider.slug;
+  }
+
+  /** The current step's body parsed as JSON, once; undefined when it is absent or not JSON. */
+  json(): unknown {
+    if (this.#jsonStep !== this.stepIndex) {
+      this.#jsonStep = this.stepIndex;
+      const body = this.step.body;
+      let value: unknown;
+      if (body && body.byteLength > 0) {
+        try {
+          value = JSON.parse(decoder.decode(body));
+        } catch {
+          value = undefined;
+        }
+      }
+      this.#json = { value };
+    }
+    return this.#json!.value;
+  }
+
+  /** The model the current step asks for. */
+  get model(): string | null {
+    return this.step.provider.model(this.step.endpoint, this.json());
+  }
+
+  /** A `cf-aig-*` option: the step's own value wins over the request's. */
+  option(name: string): string | null {
+    return this.step.options?.get(name) ?? this.headers.get(name);
+  }
+
+  /** Asks the pipeline to keep up to `bytes` of the response body for `onComplete` (record.response.body). */
+  captureResponse(bytes: number): void {
+    if (bytes > this.#captureBytes) this.#captureBytes = bytes;
+  }
+
+  get captureBytes(): number {
+    return this.#captureBytes;
+  }
+
+  /** An AiGatewayError answer; the record notes that the gateway produced it. */
+  error(status: number, code: number, message: string): Response {
+    this.gatewayError = { code, message };
+    return errorResponse(new GatewayError(status, code, message));
+  }
+}

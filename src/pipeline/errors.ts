@@ -1,0 +1,86 @@
+/**
+ * Every error the gateway itself produces: one class, one table of stable codes, one renderer.
+ * Codes the Cloudflare service also uses keep its numbers; Switchboard's own start at 2100.
+ * Clients and tests switch on `code`, never on message text. The README's error table mirrors
+ * `ErrorCode` — keep them together.
+ */
+export const ErrorCode = {
+  /** 404 — the gateway id in the path is not configured (Cloudflare's 2001). */
+  UnknownGateway: 2001,
+  /** 429 — a rate-limit rule is exhausted (Cloudflare's 2003). */
+  RateLimited: 2003,
+  /** 401 — missing, wrong, expired or revoked gateway token (Cloudflare's 2009). */
+  Unauthorized: 2009,
+  /** 404 — no route matches the method and path. */
+  NotFound: 2100,
+  /** 400 — the provider slug in the path is not a known or configured provider. */
+  UnknownProvider: 2101,
+  /** 404 — the account id in the path does not match the configured `accountId`. */
+  UnknownAccount: 2102,
+  /** 413 — the request body is larger than `server.maxBodyBytes`. */
+  BodyTooLarge: 2103,
+  /** 400 — a `cf-aig-*` header has a value the gateway cannot use. */
+  InvalidHeader: 2104,
+  /** 400 — `cf-aig-metadata` breaks one of its rules. */
+  InvalidMetadata: 2105,
+  /** 400 — the request body or a query parameter is malformed. */
+  BadRequest: 2106,
+  /** 502 — the provider could not be reached (DNS, refused, reset before an answer). */
+  UpstreamUnreachable: 2110,
+  /** 504 — the provider sent no first byte within the request timeout. */
+  UpstreamTimeout: 2111,
+  /** 500 — a plugin threw or returned something that is not a Response. */
+  PluginFailed: 2120,
+  /** 500 — anything else that went wrong inside the gateway. */
+  Internal: 2121,
+  /** 403 — the admin API is disabled because no admin token is configured. */
+  AdminDisabled: 2130,
+  /** 401 — the admin API token is missing or wrong. */
+  AdminUnauthorized: 2131,
+  /** 404 — the log id does not exist in this gateway. */
+  LogNotFound: 2132,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class GatewayError extends Error {
+  override readonly name = "GatewayError";
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ErrorEnvelope {
+  success: false;
+  error: { code: number; message: string }[];
+  name: "AiGatewayError";
+  httpCode: number;
+  internalCode: number;
+  message: string;
+  /** Present on the admin API, so Cloudflare's V4 clients read the error too. */
+  errors?: { code: number; message: string }[];
+  messages?: unknown[];
+  result?: null;
+}
+
+export function envelope(status: number, code: number, message: string, v4 = false): ErrorEnvelope {
+  const error = [{ code, message }];
+  const body: ErrorEnvelope = { success: false, error, name: "AiGatewayError", httpCode: status, internalCode: code, message };
+  if (v4) Object.assign(body, { errors: error, messages: [], result: null });
+  return body;
+}
+
+/** Turns anything thrown into a GatewayError; unknown errors become 500/2121 without leaking internals. */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError(500, ErrorCode.Internal, "Internal gateway error; see the gateway's log for details", { cause: error });
+}
+
+export function errorResponse(error: GatewayError, headers?: HeadersInit, v4 = false): Response {
+  const response = Response.json(envelope(error.status, error.code, error.message, v4), { status: error.status, headers });
+  return response;
+}

@@ -1,0 +1,94 @@
+import type { Metadata, RequestRecord } from "../pipeline/record.ts";
+
+/** One condition of the logs API `filters` array (Cloudflare's shape). */
+export interface LogFilter {
+  key: string;
+  operator: "eq" | "neq" | "contains" | "lt" | "gt";
+  value: (string | number | boolean | null)[];
+}
+
+export interface LogQuery {
+  page: number;
+  perPage: number;
+  orderBy: string;
+  direction: "asc" | "desc";
+  filters: LogFilter[];
+  search?: string;
+}
+
+/** A stored log as the logs API returns it (Cloudflare's field names, plus Switchboard's extras). */
+export interface LogRow {
+  id: string;
+  created_at: string;
+  gateway_id: string;
+  provider: string;
+  model: string | null;
+  path: string;
+  method: string;
+  status_code: number;
+  success: boolean;
+  cached: boolean;
+  step: number;
+  duration: number;
+  time_to_first_byte: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cached_tokens_in: number;
+  cache_write_tokens_in: number;
+  cost: number | null;
+  custom_cost: boolean;
+  /** JSON string, as Cloudflare's API returns it. */
+  metadata: string | null;
+  event_id: string;
+  request_type: string;
+  request_content_type: string | null;
+  response_content_type: string | null;
+  request_size: number;
+  response_size: number;
+  user_agent: string | null;
+  token_id: string | null;
+  feedback: number | null;
+  score: number | null;
+  error_code: number | null;
+  error_message: string | null;
+  aborted: boolean;
+}
+
+/** `GET logs/{id}` adds the heads and the attempts. */
+export interface LogDetail extends LogRow {
+  request_head: string;
+  request_head_complete: boolean;
+  response_head: string;
+  response_head_complete: boolean;
+  attempts: RequestRecord["attempts"];
+}
+
+export interface LogPatch {
+  feedback?: -1 | 0 | 1;
+  score?: number;
+  metadata?: Metadata;
+}
+
+export interface RetentionPolicy {
+  maxRows?: number;
+  maxAgeDays?: number;
+}
+
+/**
+ * Where request records go. `append` never blocks the request path: records are queued and written
+ * in batches, one transaction each. `flush` writes whatever is queued (called on shutdown).
+ */
+export interface LogStore {
+  append(record: RequestRecord): void;
+  flush(): Promise<void>;
+  list(gatewayId: string, query: LogQuery): { rows: LogRow[]; total: number };
+  get(gatewayId: string, id: string): LogDetail | null;
+  /** The captured body of one side; null when the log does not exist, `body: null` when it was not captured. */
+  payload(gatewayId: string, id: string, side: "request" | "response"): { contentType: string | null; body: Uint8Array | null } | null;
+  patch(gatewayId: string, id: string, patch: LogPatch): boolean;
+  /** Deletes the logs matching the filters (all of the gateway's when none); returns how many. */
+  delete(gatewayId: string, filters: LogFilter[]): number;
+  /** Applies retention for one gateway: oldest rows first. Returns how many were deleted. */
+  prune(gatewayId: string, policy: RetentionPolicy): number;
+  close(): Promise<void>;
+}
