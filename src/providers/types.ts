@@ -24,4 +24,11 @@ export interface ProviderDef {
   usage: UsageReader;
   /** The model a request asks for: from the JSON body, or from the endpoint where the provider puts it in the path. */
   model(endpoint: string, body: unknown): string | null;
+  /**
+   * Optional: builds the upstream URL when joining base and endpoint is not enough (Azure fills
+   * `{resource}`/`{deployment}` from the endpoint; Workers AI's OpenAI-compatible `v1/…` paths sit
+   * beside `/run`). `base` is the effective base URL (configured or default) with `{account}` already
+   * replaced; `search` is the query string with its `?`, or "". Without it the registry uses `joinUrl`.
+   */
+  url?(base: string, endpoint: string, search: string): string;
 }

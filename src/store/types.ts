@@ -60,13 +60,25 @@ export interface LogDetail extends LogRow {
   request_head_complete: boolean;
   response_head: string;
   response_head_complete: boolean;
+  /** The captured request body was cut at `logs.maxPayloadBytes`. */
+  request_body_truncated: boolean;
+  /** The captured response body was cut at `logs.maxPayloadBytes`. */
+  response_body_truncated: boolean;
   attempts: RequestRecord["attempts"];
 }
 
+/** Human feedback on one log. `null` clears a field; `metadata` is merged into the log's metadata. */
 export interface LogPatch {
-  feedback?: -1 | 0 | 1;
-  score?: number;
-  metadata?: Metadata;
+  feedback?: -1 | 0 | 1 | null;
+  score?: number | null;
+  metadata?: Metadata | null;
+}
+
+/** Narrows a `delete`: the first `limit` matches in this order. */
+export interface LogDeleteOptions {
+  limit?: number;
+  orderBy?: string;
+  direction?: "asc" | "desc";
 }
 
 export interface RetentionPolicy {
@@ -87,7 +99,7 @@ export interface LogStore {
   payload(gatewayId: string, id: string, side: "request" | "response"): { contentType: string | null; body: Uint8Array | null } | null;
   patch(gatewayId: string, id: string, patch: LogPatch): boolean;
   /** Deletes the logs matching the filters (all of the gateway's when none); returns how many. */
-  delete(gatewayId: string, filters: LogFilter[]): number;
+  delete(gatewayId: string, filters: LogFilter[], options?: LogDeleteOptions): number;
   /** Applies retention for one gateway: oldest rows first. Returns how many were deleted. */
   prune(gatewayId: string, policy: RetentionPolicy): number;
   close(): Promise<void>;

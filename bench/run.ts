@@ -1,0 +1,454 @@
+/**
+ * `bun run bench` — how much does Switchboard cost on top of the least a Bun proxy can do?
+ *
+ *   bun bench/run.ts [--targets upstream,bare,gateway] [--connections 1,32] [--duration 5]
+ *                    [--warmup 1] [--rounds 1] [--delay 0] [--stream] [--client raw|fetch]
+ *                    [--json out.json]
+ *
+ * Every process is separate (Bun.spawn) and binds 127.0.0.1 on a port the OS picks; each child
+ * prints `listening on http://127.0.0.1:PORT` and this orchestrator reads it from its stdout.
+ *   - upstream  bench/upstream.ts: a mock OpenAI chat completion (~650 B JSON with usage, or SSE
+ *               chunks when the body has "stream":true), `--delay` ms before each response.
+ *   - bare      bench/bare-proxy.ts: Bun.serve + fetch to the upstream, Response returned as is.
+ *               This is the floor every ratio is taken against.
+ *   - gateway   `bun src/main.ts serve --config <tmp>/gateway.config.ts`, logging with payloads
+ *               to SQLite in a temp dir, requests to /v1/local/default/openai/chat/completions.
+ * For each connection count, round and target (targets interleaved, so drift on a shared machine
+ * hits them alike), bench/load.ts runs as its own process: N keep-alive connections in a closed
+ * loop posting the same JSON body, a warm-up, then `--duration` seconds measured.
+ *
+ * The table shows req/s, p50 and p99 latency (ms, until the last body byte), errors, the ratio
+ * of req/s to the bare proxy's and the p50/p99 difference from it in ms, the server's CPU time per
+ * request (µs, from /proc, the target's own process only; the upstream's is in the JSON) and the
+ * load driver's CPU in cores. Compare ratios within one run: absolute numbers move with whatever
+ * else the (shared, 2-core) machine is doing. With --rounds > 1 the round with the median req/s
+ * is shown per (target, connections); every round is in the JSON.
+ *
+ * Exits 1 when any target returns errors or fails to start, 2 on bad arguments.
+ *
+ * Adding a target (e.g. a gateway with logging off) is one entry in TARGETS below.
+ */
+import { parseArgs } from "node:util";
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+const HERE = import.meta.dir;
+const REPO = resolve(HERE, "..");
+const BUN = process.execPath;
+const START_TIMEOUT_MS = 20_000;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+const { values: args } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    targets: { type: "string" },
+    connections: { type: "string", default: "1,32" },
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    rounds: { type: "string", default: "1" },
+    delay: { type: "string", default: "0" },
+    stream: { type: "boolean", default: false },
+    client: { type: "string", default: "raw" },
+    json: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  const src = readFileSync(import.meta.path, "utf8");
+  console.log(src.slice(src.indexOf("/**") + 4, src.indexOf("*/")).replace(/^ \* ?/gm, ""));
+  process.exit(0);
+}
+function usage(msg: string): never {
+  console.error(`bench: ${msg} (see --help)`);
+  process.exit(2);
+}
+const connectionsList = args.connections.split(",").map((s) => Number(s.trim()));
+if (!connectionsList.length || connectionsList.some((c) => !Number.isInteger(c) || c < 1 || c > 1024))
+  usage("--connections takes integers 1..1024, comma-separated");
+const duration = Number(args.duration);
+if (!(duration >= 0.5 && duration <= 600)) usage("--duration takes seconds, 0.5..600");
+const warmup = Number(args.warmup);
+if (!(warmup >= 0 && warmup <= 60)) usage("--warmup takes seconds, 0..60");
+const rounds = Number(args.rounds);
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) usage("--rounds takes 1..20");
+const delay = Number(args.delay);
+if (!(delay >= 0 && delay <= 60_000)) usage("--delay takes ms, 0..60000");
+if (args.client !== "raw" && args.client !== "fetch") usage("--client is raw or fetch");
+
+const BODY = JSON.stringify({
+  model: "gpt-4o-mini",
+  messages: [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: "Say hello to the benchmark in one short sentence." },
+  ],
+  max_tokens: 32,
+  ...(args.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+});
+const HEADERS = ["authorization: Bearer sk-bench"];
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+interface Running {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const children = new Set<Subprocess>();
+
+/** Drains a child's stream for its whole life (a full pipe would stall the child); keeps a tail. */
+function drain(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
+  const tail: string[] = [];
+  const decoder = new TextDecoder();
+  let partial = "";
+  (async () => {
+    for await (const chunk of stream) {
+      const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        onLine?.(line);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    }
+  })().catch(() => {});
+  return tail;
+}
+
+/** Spawns a server, waits for `http://127.0.0.1:PORT` on its stdout, returns it running. */
+async function spawnServer(name: string, cmd: string[], cwd = REPO): Promise<Running> {
+  const proc = Bun.spawn(cmd, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  children.add(proc);
+  let found: (url: string) => void;
+  const urlSeen = new Promise<string>((r) => (found = r));
+  const outTail = drain(proc.stdout, (line) => {
+    const m = /http:\/\/127\.0\.0\.1:\d+/.exec(line);
+    if (m) found(m[0]);
+  });
+  const errTail = drain(proc.stderr);
+  let timer: Timer | undefined;
+  const url = await Promise.race([
+    urlSeen,
+    proc.exited.then((code) => Promise.reject(new Error(`exited with code ${code}`))),
+    new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`printed no URL within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    }),
+  ])
+    .catch(async (e: Error) => {
+      proc.kill();
+      await proc.exited;
+      children.delete(proc);
+      const tail = [...outTail, ...errTail].filter(Boolean).slice(-15).join("\n  ");
+      throw new Error(`${name} ${e.message}${tail ? `:\n  ${tail}` : ""}`);
+    })
+    .finally(() => clearTimeout(timer));
+  return {
+    url,
+    pid: proc.pid,
+    async stop() {
+      proc.kill();
+      await Promise.race([proc.exited, Bun.sleep(3000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      children.delete(proc);
+    },
+  };
+}
+
+function killChildren() {
+  for (const p of children) p.kill("SIGKILL");
+  children.clear();
+}
+process.on("SIGINT", () => {
+  killChildren();
+  process.exit(130);
+});
+process.on("SIGTERM", () => {
+  killChildren();
+  process.exit(143);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+interface Env {
+  upstream: Running;
+}
+interface Target {
+  name: string;
+  /** Request path on the target's URL. */
+  path: string;
+  /** Why this target cannot run here, or null. Checked only when it is requested. */
+  unavailable?(): string | null;
+  start(env: Env): Promise<Running>;
+}
+
+/** A Switchboard gateway started from a temp dir with this `gateways.default` entry. */
+function gatewayTarget(name: string, gateway: object, extra: object = {}): Target {
+  const main = join(REPO, "src", "main.ts");
+  return {
+    name,
+    path: "/v1/local/default/openai/chat/completions",
+    unavailable: () => (existsSync(main) ? null : `${main} does not exist yet`),
+    async start({ upstream }) {
+      const dir = mkdtempSync(join(tmpdir(), `switchboard-bench-${name}-`));
+      const config = {
+        server: { hostname: "127.0.0.1", port: 0 },
+        storage: { sqlite: "./bench.db" },
+        providers: { openai: { baseUrl: `${upstream.url}/v1` } },
+        gateways: { default: gateway },
+        ...extra,
+      };
+      const file = join(dir, "gateway.config.ts");
+      writeFileSync(file, `export default ${JSON.stringify(config, null, 2)};\n`);
+      try {
+        const running = await spawnServer(name, [BUN, main, "serve", "--config", file], dir);
+        return {
+          ...running,
+          async stop() {
+            await running.stop();
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+      } catch (e) {
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+    },
+  };
+}
+
+const TARGETS: Target[] = [
+  // The shared mock itself; stopping it is the orchestrator's job, not this target's.
+  { name: "upstream", path: "/v1/chat/completions", start: async ({ upstream }) => ({ ...upstream, stop: async () => {} }) },
+  {
+    name: "bare",
+    path: "/v1/chat/completions",
+    start: ({ upstream }) => spawnServer("bare", [BUN, join(HERE, "bare-proxy.ts"), "--upstream", upstream.url]),
+  },
+  gatewayTarget("gateway", { logs: { collect: true, payloads: true } }),
+  // More variants are one line each, e.g.:
+  // gatewayTarget("gateway-nolog", { logs: { collect: false } }),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+const CLK_TCK = (() => {
+  try {
+    return Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used so far, or NaN where /proc is missing. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from #3 on
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime (#14), stime (#15)
+  } catch {
+    return NaN;
+  }
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  max: number;
+  errors: number;
+  n: number;
+  total: number;
+  seconds: number;
+  driverCpu: number;
+  statuses: Record<string, number>;
+  errorSamples: string[];
+}
+interface Row extends LoadResult {
+  target: string;
+  connections: number;
+  round: number;
+  /** Target server's CPU µs per completed request (its own process only). */
+  serverUsPerReq: number;
+  upstreamUsPerReq: number;
+  vsBare?: { rpsRatio: number; p50DeltaMs: number; p99DeltaMs: number };
+  vsUpstream?: { rpsRatio: number; p50DeltaMs: number; p99DeltaMs: number };
+}
+
+async function runLoad(url: string, connections: number): Promise<LoadResult> {
+  const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", String(connections)];
+  cmd.push("--duration", String(duration), "--warmup", String(warmup), "--body", BODY, "--client", args.client!);
+  for (const h of HEADERS) cmd.push("--header", h);
+  const proc = Bun.spawn(cmd, { cwd: REPO, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  children.add(proc);
+  const killer = setTimeout(() => proc.kill("SIGKILL"), (warmup + duration + 30) * 1000);
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  await proc.exited;
+  clearTimeout(killer);
+  children.delete(proc);
+  const line = out.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as LoadResult;
+  } catch {
+    throw new Error(`load driver failed (exit ${proc.exitCode}): ${(err || out).trim().slice(-800)}`);
+  }
+}
+
+function machine() {
+  let model = cpus()[0]?.model ?? "unknown";
+  try {
+    model = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? model;
+  } catch {}
+  return { cpus: navigator.hardwareConcurrency, cpuModel: model, bun: Bun.version, os: `${process.platform} ${process.arch}`, loadavg: loadavg() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+const signed = (x: number, d = 3) => (Number.isFinite(x) ? (x >= 0 ? "+" : "") + x.toFixed(d) : "-");
+
+function table(rows: Row[]): string {
+  const head = ["target", "conns", "req/s", "p50 ms", "p99 ms", "errors", "rps/bare", "p50 Δbare", "p99 Δbare", "srv µs/req", "driver cores"];
+  const body = rows.map((r) => [
+    r.target,
+    String(r.connections),
+    r.rps.toFixed(0),
+    fmt(r.p50, 3),
+    fmt(r.p99, 3),
+    String(r.errors),
+    r.vsBare ? fmt(r.vsBare.rpsRatio, 3) : "-",
+    r.vsBare ? signed(r.vsBare.p50DeltaMs) : "-",
+    r.vsBare ? signed(r.vsBare.p99DeltaMs) : "-",
+    fmt(r.serverUsPerReq, 1),
+    fmt(r.driverCpu, 2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+const compare = (r: Row, base: Row | undefined) =>
+  base && base.rps > 0
+    ? { rpsRatio: r.rps / base.rps, p50DeltaMs: r.p50 - base.p50, p99DeltaMs: r.p99 - base.p99 }
+    : undefined;
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<number> {
+  const explicit = args.targets !== undefined;
+  const names = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : TARGETS.map((t) => t.name);
+  const targets: Target[] = [];
+  for (const name of names) {
+    const t = TARGETS.find((x) => x.name === name);
+    if (!t) usage(`unknown target "${name}"; known: ${TARGETS.map((x) => x.name).join(", ")}`);
+    const why = t.unavailable?.() ?? null;
+    if (why && explicit) {
+      console.error(`bench: target ${name} cannot run: ${why}`);
+      return 1;
+    }
+    if (why) console.error(`bench: skipping ${name}: ${why} (pass --targets to make this an error)`);
+    else targets.push(t);
+  }
+  if (!targets.length) usage("no targets to run");
+
+  const info = machine();
+  console.log(
+    `machine: ${info.cpus} cpus, ${info.cpuModel}, bun ${info.bun}, ${info.os}, load ${info.loadavg.map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  console.log(
+    `run: targets ${targets.map((t) => t.name).join(",")}; connections ${connectionsList.join(",")}; ` +
+      `${warmup}s warm-up + ${duration}s; rounds ${rounds}; upstream delay ${delay} ms; ${args.stream ? "streaming (SSE)" : "JSON"}; client ${args.client}`,
+  );
+
+  const upstream = await spawnServer("upstream", [BUN, join(HERE, "upstream.ts"), "--delay", String(delay)]);
+  const running = new Map<string, Running>();
+  const all: Row[] = [];
+  let failed = false;
+  try {
+    for (const t of targets) {
+      try {
+        running.set(t.name, await t.start({ upstream }));
+      } catch (e) {
+        console.error(`bench: ${(e as Error).message}`);
+        failed = true;
+      }
+    }
+    for (const connections of connectionsList) {
+      for (let round = 1; round <= rounds; round++) {
+        for (const t of targets) {
+          const r = running.get(t.name);
+          if (!r) continue;
+          const s0 = cpuSeconds(r.pid);
+          const u0 = cpuSeconds(upstream.pid);
+          const res = await runLoad(r.url + t.path, connections);
+          const s1 = cpuSeconds(r.pid);
+          const u1 = cpuSeconds(upstream.pid);
+          const per = (d: number) => (res.total > 0 ? (d * 1e6) / res.total : NaN);
+          all.push({ ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), upstreamUsPerReq: per(u1 - u0) });
+          process.stderr.write(
+            `  ${t.name} c=${connections} round ${round}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, errors ${res.errors}\n`,
+          );
+          if (res.errors) {
+            failed = true;
+            console.error(`bench: ${t.name} c=${connections}: ${res.errors} errors, e.g. ${res.errorSamples.join("; ")}`);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const r of running.values()) await r.stop();
+    await upstream.stop();
+  }
+
+  // One row per (connections, target): the round with the median req/s.
+  const shown: Row[] = [];
+  for (const connections of connectionsList) {
+    for (const t of targets) {
+      const rs = all.filter((r) => r.connections === connections && r.target === t.name).sort((a, b) => a.rps - b.rps);
+      if (rs.length) shown.push(rs[Math.floor((rs.length - 1) / 2)]!);
+    }
+  }
+  for (const r of shown) {
+    const same = (name: string) => shown.find((x) => x.connections === r.connections && x.target === name);
+    r.vsBare = compare(r, same("bare"));
+    r.vsUpstream = compare(r, same("upstream"));
+  }
+  console.log("\n" + table(shown));
+  console.log(
+    "\nrps/bare = req/s ÷ bare proxy's; Δbare = ms above the bare proxy; srv µs/req = the target process's CPU per request;" +
+      "\ndriver cores = the load driver's own CPU. Compare within one run only.",
+  );
+
+  if (args.json) {
+    const out = {
+      date: new Date().toISOString(),
+      machine: info,
+      settings: { targets: targets.map((t) => t.name), connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, client: args.client, body: BODY },
+      results: shown,
+      rounds: all,
+    };
+    writeFileSync(resolve(args.json), JSON.stringify(out, null, 2) + "\n");
+    console.log(`wrote ${resolve(args.json)}`);
+  }
+  return failed ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  console.error(`bench: ${(e as Error).stack ?? e}`);
+} finally {
+  killChildren();
+}
+process.exit(code);

@@ -1,0 +1,42 @@
+import { booleanOption, definePlugin, type LogStore, type RequestContext } from "switchboard";
+
+/**
+ * Keeps one record per request in the log store. Per request, `cf-aig-collect-log: false` keeps
+ * nothing and `cf-aig-collect-log-payload: false` keeps the record without bodies; otherwise the
+ * gateway's `logs.collect` / `logs.payloads` decide. Writes are batched by the store, off the request path.
+ */
+export function logging() {
+  let store: LogStore;
+  const decide = (ctx: RequestContext) => {
+    ctx.collectLog = booleanOption(ctx, "cf-aig-collect-log") ?? ctx.gateway.logs.collect;
+    ctx.collectPayload = ctx.collectLog && (booleanOption(ctx, "cf-aig-collect-log-payload") ?? ctx.gateway.logs.payloads);
+    ctx.state.set("logging", true);
+  };
+  return definePlugin({
+    name: "logging",
+    setup(gateway) {
+      store = gateway.stores.logs;
+    },
+    handle(ctx, next) {
+      decide(ctx);
+      if (ctx.collectPayload) ctx.captureResponse(ctx.gateway.logs.maxPayloadBytes);
+      return next();
+    },
+    onComplete(record, ctx) {
+      // A plugin before this one answered (401, 429, cache hit): decide now, from the same headers.
+      if (!ctx.state.has("logging")) {
+        try {
+          decide(ctx);
+        } catch {
+          // The header was unusable; keep the record rather than lose it.
+        }
+        record.collectLog = ctx.collectLog;
+        record.collectPayload = ctx.collectPayload;
+      }
+      if (record.collectLog) store.append(record);
+    },
+    close() {
+      return store.flush();
+    },
+  });
+}

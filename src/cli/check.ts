@@ -1,0 +1,12 @@
+import { loadConfig } from "../config/loader.ts";
+import { stringFlag, type Args } from "./args.ts";
+
+/** `switchboard check [--config PATH]`: loads and validates the config, prints a summary, exits 0 or 1. */
+export async function check(args: Args): Promise<void> {
+  const config = await loadConfig(stringFlag(args, "config"));
+  const names = config.plugins.map((plugin) => (typeof plugin === "string" ? plugin : plugin.name));
+  console.log(`${config.configPath ?? "built-in default config"} is valid`);
+  console.log(`  gateways  ${[...config.gateways.keys()].join(", ")}`);
+  console.log(`  plugins   ${names.join(" → ")}`);
+  console.log(`  database  ${config.storage.sqlite}`);
+}

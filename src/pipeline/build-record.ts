@@ -1,0 +1,87 @@
+import { costOf, parseCustomCost, priceFor } from "../providers/prices.ts";
+import { redactHeaders } from "../upstream/headers.ts";
+import type { RequestContext } from "./context.ts";
+import type { Outcome } from "./deliver.ts";
+import type { RequestRecord, Usage } from "./record.ts";
+
+const decoder = new TextDecoder();
+
+/** Builds the request record from the context and the delivery outcome. Runs off the request path. */
+export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecord {
+  const step = ctx.step;
+  const usage = outcome.usage;
+  if (!outcome.sse && outcome.captured && (outcome.headers.get("content-type") ?? "").includes("json")) {
+    readJsonUsage(ctx, outcome.captured, usage);
+  }
+  const cached = ctx.cacheStatus === "HIT";
+  const { cost, custom } = cached ? { cost: 0, custom: false } : priceRequest(ctx, usage);
+  const capture = ctx.captureBytes;
+  const requestBody = capture > 0 && step.body ? step.body.subarray(0, capture) : null;
+  const responseBody = capture > 0 && outcome.captured ? outcome.captured.subarray(0, capture) : null;
+  const success = outcome.status >= 200 && outcome.status < 400 && !outcome.streamError && !ctx.gatewayError;
+  return {
+    logId: ctx.logId,
+    eventId: ctx.eventId,
+    gatewayId: ctx.gatewayId,
+    accountId: ctx.accountId,
+    createdAt: ctx.createdAt,
+    requestType: ctx.requestType,
+    provider: ctx.provider,
+    model: ctx.model ?? usage.model ?? null,
+    path: step.endpoint,
+    method: step.method,
+    step: ctx.stepIndex,
+    status: outcome.status,
+    success,
+    cached,
+    durationMs: performance.now() - ctx.startedAt,
+    ttfbMs: ctx.ttfbMs,
+    usage,
+    cost,
+    customCost: custom,
+    metadata: ctx.metadata,
+    userAgent: ctx.headers.get("user-agent"),
+    tokenId: ctx.tokenId,
+    error: ctx.gatewayError ?? (outcome.streamError ? { code: 0, message: `stream broke: ${outcome.streamError}` } : null),
+    aborted: outcome.aborted,
+    attempts: ctx.attempts,
+    request: {
+      headers: redactHeaders(ctx.headers),
+      contentType: ctx.headers.get("content-type"),
+      size: step.body?.byteLength ?? 0,
+      body: requestBody,
+      truncated: !!step.body && step.body.byteLength > capture,
+    },
+    response: {
+      headers: redactHeaders(outcome.headers),
+      contentType: outcome.headers.get("content-type"),
+      size: outcome.size,
+      body: responseBody,
+      truncated: outcome.truncated || (!!outcome.captured && outcome.captured.byteLength > capture),
+    },
+    collectLog: ctx.collectLog,
+    collectPayload: ctx.collectPayload,
+  };
+}
+
+function readJsonUsage(ctx: RequestContext, body: Uint8Array, usage: Usage): void {
+  try {
+    ctx.step.provider.usage.json(JSON.parse(decoder.decode(body)), usage);
+  } catch {
+    // Not JSON after all, or cut short: the record simply has no usage.
+  }
+}
+
+function priceRequest(ctx: RequestContext, usage: Usage): { cost: number | null; custom: boolean } {
+  const header = ctx.option("cf-aig-custom-cost");
+  if (header) {
+    try {
+      return { cost: costOf(usage, parseCustomCost(header)), custom: true };
+    } catch {
+      // An unusable custom cost falls back to the price table rather than losing the request.
+    }
+  }
+  const model = ctx.model ?? usage.model ?? null;
+  const price = model ? priceFor(ctx.provider, model) : null;
+  return { cost: price ? costOf(usage, price) : null, custom: false };
+}

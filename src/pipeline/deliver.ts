@@ -1,0 +1,151 @@
+import type { UsageReader } from "../providers/types.ts";
+import { clientHeaders } from "../upstream/headers.ts";
+import { SseParser } from "../upstream/sse.ts";
+import type { RequestContext } from "./context.ts";
+import { emptyUsage, type Usage } from "./record.ts";
+
+/** How the answer went, as far as the gateway could see it on the wire. */
+export interface Outcome {
+  status: number;
+  headers: Headers;
+  /** Bytes delivered to the client. */
+  size: number;
+  /** The first bytes of the body (for logs, cache and usage of non-streaming answers). */
+  captured: Uint8Array | null;
+  truncated: boolean;
+  /** Usage read from SSE events as they passed; JSON answers are read later from `captured`. */
+  usage: Usage;
+  sse: boolean;
+  /** The client went away before the end. */
+  aborted: boolean;
+  /** The provider's stream broke before its end. */
+  streamError: string | null;
+}
+
+/** Small answers of known length are read whole: one write to the client, and the body is at hand for usage. */
+const BUFFER_LIMIT = 1024 * 1024;
+/** How much of a non-streaming JSON answer is kept to read usage from. */
+const JSON_USAGE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Turns the chain's Response into the one the client gets: provider headers minus hop-by-hop ones,
+ * plus `cf-aig-*`; the body flows through chunk by chunk (never buffered when it streams) while
+ * its size, the first bytes and SSE usage are observed. `done` is called exactly once, when the
+ * body ended, broke, or the client left.
+ */
+export async function deliver(ctx: RequestContext, response: Response, done: (outcome: Outcome) => void): Promise<Response> {
+  ctx.ttfbMs ??= performance.now() - ctx.startedAt;
+  const headers = clientHeaders(response.headers);
+  headers.set("cf-aig-log-id", ctx.logId);
+  headers.set("cf-aig-event-id", ctx.eventId);
+  headers.set("cf-aig-step", String(ctx.stepIndex));
+  headers.set("cf-aig-cache-status", ctx.cacheStatus);
+  for (const [name, value] of ctx.responseHeaders) headers.set(name, value);
+  const init = { status: response.status, statusText: response.statusText, headers };
+  const contentType = headers.get("content-type") ?? "";
+  const sse = contentType.includes("text/event-stream");
+  const outcome: Outcome = { status: response.status, headers, size: 0, captured: null, truncated: false, usage: emptyUsage(), sse, aborted: false, streamError: null };
+  const body = response.body;
+  if (!body) {
+    done(outcome);
+    return new Response(null, init);
+  }
+  const captureLimit = Math.max(ctx.captureBytes, !sse && contentType.includes("json") ? JSON_USAGE_LIMIT : 0);
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  if (!sse && !response.headers.has("content-encoding") && length <= BUFFER_LIMIT) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    outcome.size = bytes.byteLength;
+    outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;
+    outcome.truncated = bytes.byteLength > captureLimit;
+    done(outcome);
+    return new Response(bytes, init);
+  }
+  return new Response(observe(body, outcome, captureLimit, sse ? ctx.step.provider.usage : null, done), init);
+}
+
+function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimit: number, usage: UsageReader | null, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const capture = new Capture(captureLimit);
+  const sse = usage ? new SseParser((event, data) => readUsage(usage, outcome.usage, event, data)) : null;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    sse?.end();
+    outcome.captured = capture.bytes();
+    outcome.truncated = capture.truncated;
+    done(outcome);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done: ended, value } = await reader.read();
+          if (ended) {
+            controller.close();
+            finish();
+            return;
+          }
+          outcome.size += value.byteLength;
+          capture.add(value);
+          sse?.feed(value);
+          controller.enqueue(value);
+        } catch (error) {
+          outcome.streamError = error instanceof Error ? error.message : String(error);
+          finish();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        outcome.aborted = true;
+        finish();
+        reader.cancel(reason).catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function readUsage(reader: UsageReader, usage: Usage, event: string | null, data: string): void {
+  // Only events that can carry usage are parsed; content deltas pass untouched.
+  if (!data.includes("sage")) return;
+  try {
+    reader.event(JSON.parse(data), usage, event);
+  } catch {
+    // A provider's malformed event must never break the client's stream.
+  }
+}
+
+/** Keeps the first `limit` bytes of a stream. */
+class Capture {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  truncated = false;
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Uint8Array): void {
+    if (this.limit === 0) return;
+    const room = this.limit - this.#size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const part = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
+    if (part !== chunk) this.truncated = true;
+    // Copy: the stream may reuse the chunk's memory after we hand it on.
+    this.#chunks.push(part.slice());
+    this.#size += part.byteLength;
+  }
+
+  bytes(): Uint8Array | null {
+    if (this.limit === 0) return null;
+    if (this.#chunks.length === 1) return this.#chunks[0];
+    const out = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return out;
+  }
+}

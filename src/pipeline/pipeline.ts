@@ -1,0 +1,82 @@
+import { compose, type Chain, type Terminal } from "./compose.ts";
+import type { RequestContext } from "./context.ts";
+import { deliver, type Outcome } from "./deliver.ts";
+import { ErrorCode, errorResponse, toGatewayError } from "./errors.ts";
+import { buildRecord } from "./build-record.ts";
+import type { Logger, Plugin } from "./types.ts";
+
+/**
+ * The request path shared by every transport: chain → terminal → delivery → record → onComplete.
+ * It also counts requests in flight so a graceful stop can wait for them.
+ */
+export class Pipeline {
+  readonly #chain: Chain;
+  readonly #completers: Plugin[];
+  #inFlight = 0;
+  #idle: PromiseWithResolvers<void> | null = null;
+
+  constructor(
+    readonly plugins: readonly Plugin[],
+    private readonly terminal: Terminal,
+    private readonly logger: Logger,
+  ) {
+    this.#chain = compose(plugins);
+    this.#completers = plugins.filter((plugin) => typeof plugin.onComplete === "function");
+  }
+
+  async run(ctx: RequestContext): Promise<Response> {
+    this.#inFlight++;
+    let response: Response;
+    try {
+      response = await this.#chain(ctx, this.terminal);
+    } catch (error) {
+      response = this.#fail(ctx, error);
+    }
+    const finish = (outcome: Outcome) => this.#finish(ctx, outcome);
+    try {
+      return await deliver(ctx, response, finish);
+    } catch (error) {
+      // The provider's body broke while it was being read whole: answer honestly, not with half a body.
+      return deliver(ctx, this.#fail(ctx, error), finish);
+    }
+  }
+
+  /** Resolves once every request in flight has completed and its record was handed on. */
+  drain(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  #fail(ctx: RequestContext, error: unknown): Response {
+    const gatewayError = toGatewayError(error);
+    if (gatewayError.status >= 500 && gatewayError.code !== ErrorCode.UpstreamUnreachable && gatewayError.code !== ErrorCode.UpstreamTimeout) {
+      this.logger.error(`request ${ctx.logId} failed: ${gatewayError.message}`, gatewayError.cause ?? error);
+    }
+    ctx.gatewayError = { code: gatewayError.code, message: gatewayError.message };
+    return errorResponse(gatewayError);
+  }
+
+  #finish(ctx: RequestContext, outcome: Outcome): void {
+    setImmediate(() => {
+      try {
+        const record = buildRecord(ctx, outcome);
+        for (const plugin of this.#completers) {
+          try {
+            const result = plugin.onComplete!(record, ctx);
+            if (result instanceof Promise) result.catch((error) => this.logger.error(`plugin "${plugin.name}" onComplete failed`, error));
+          } catch (error) {
+            this.logger.error(`plugin "${plugin.name}" onComplete failed`, error);
+          }
+        }
+      } catch (error) {
+        this.logger.error(`could not build the record of ${ctx.logId}`, error);
+      } finally {
+        if (--this.#inFlight === 0 && this.#idle) {
+          this.#idle.resolve();
+          this.#idle = null;
+        }
+      }
+    });
+  }
+}

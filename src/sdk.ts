@@ -1,0 +1,48 @@
+/**
+ * The public module `switchboard`: what gateway.config.ts and plugins import. The compiled binary
+ * serves this module to the files it loads, so a config or plugin needs no install step.
+ *
+ * @example
+ * import { defineConfig, definePlugin } from "switchboard";
+ * const requireUser = definePlugin({
+ *   name: "require-user",
+ *   handle(ctx, next) {
+ *     if (!ctx.metadata.user) return ctx.error(400, 2200, "cf-aig-metadata must carry a user");
+ *     return next();
+ *   },
+ * });
+ * export default defineConfig({ plugins: ["auth", "metadata", requireUser, "logging"] });
+ */
+import type { ConfigInput } from "./config/schema.ts";
+import type { Plugin } from "./pipeline/types.ts";
+
+export type BuiltInPluginName = "auth" | "metadata" | "cache" | "rate-limit" | "fallback" | "logging";
+
+/** The object gateway.config.ts default-exports. Every field is optional; see the README for defaults. */
+export type Config = Omit<ConfigInput, "plugins"> & {
+  /**
+   * The ordered plugin chain: built-in names or plugin objects.
+   * @default ["auth", "metadata", "cache", "rate-limit", "fallback", "logging"]
+   */
+  plugins?: (BuiltInPluginName | Plugin)[];
+};
+
+/** Identity at run time; gives gateway.config.ts editor completion and type checks. */
+export function defineConfig(config: Config): Config {
+  return config;
+}
+
+/** Identity at run time; types `handle(ctx, next)` and `onComplete(record)` for the editor. */
+export function definePlugin<P extends Plugin>(plugin: P): P {
+  return plugin;
+}
+
+export { RequestContext, type Step } from "./pipeline/context.ts";
+export { ErrorCode, GatewayError } from "./pipeline/errors.ts";
+export { booleanOption, integerOption } from "./pipeline/options.ts";
+export type { Attempt, Metadata, MetadataValue, RequestRecord, RequestType, Usage } from "./pipeline/record.ts";
+export type { GatewayHandle, Logger, Next, Plugin, Stores } from "./pipeline/types.ts";
+export type { ResolvedConfig, ResolvedGateway } from "./config/defaults.ts";
+export type { GatewayConfig, ProviderConfig } from "./config/schema.ts";
+export type { ProviderDef, UsageReader } from "./providers/types.ts";
+export type { LogStore, LogRow, LogFilter, LogQuery } from "./store/types.ts";

@@ -1,0 +1,58 @@
+import { Elysia } from "elysia";
+import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
+import type { GatewayHandle } from "../../pipeline/types.ts";
+import { adminAuthorizer } from "./auth.ts";
+import { gatewayRoutes, requireGateway } from "./gateways.ts";
+import { logRoutes } from "./logs.ts";
+
+/** Where Cloudflare's management API lives, so its SDKs work with `baseURL: "<switchboard>/client/v4"`. */
+export const ADMIN_PREFIX = "/client/v4/accounts/:account/ai-gateway";
+
+const searchParams = (request: Request) => new URL(request.url).searchParams;
+
+/**
+ * The admin API: Cloudflare's AI Gateway management endpoints for gateways (read-only: they live in
+ * the config) and logs (list, get, bodies, feedback, delete). Every route needs
+ * `Authorization: Bearer <server.adminToken>`; answers use the V4 envelope, errors included.
+ *
+ * @example
+ * app.use(adminApi(gateway));
+ * // new Cloudflare({ apiToken: adminToken, baseURL: "http://localhost:8787/client/v4" })
+ */
+export function adminApi(gw: GatewayHandle) {
+  const authorize = adminAuthorizer(gw.config.server.adminToken);
+  const gateways = gatewayRoutes(gw.config);
+  const logs = logRoutes(gw.stores.logs);
+
+  return (
+    new Elysia({ prefix: ADMIN_PREFIX })
+      // Hooks registered here are local: they guard these routes only, never the proxy routes of the app.
+      .onError(function adminError({ error, code }) {
+        if (code === "NOT_FOUND") return;
+        if (!(error instanceof GatewayError)) gw.logger.error("admin API request failed", error);
+        return errorResponse(toGatewayError(error), undefined, true);
+      })
+      .onBeforeHandle(function adminGate({ request, params }) {
+        authorize(request);
+        const account = (params as Record<string, string | undefined>).account;
+        if (gw.config.accountId !== undefined && account !== gw.config.accountId) {
+          throw new GatewayError(404, ErrorCode.UnknownAccount, `Account "${account}" is not this gateway's account`);
+        }
+      })
+      .get("/gateways", ({ request }) => gateways.list(searchParams(request)))
+      .get("/gateways/:gateway", ({ params }) => gateways.get(params.gateway))
+      .get("/gateways/:gateway/logs", ({ params, request }) => logs.list(requireGateway(gw.config, params.gateway).id, searchParams(request)))
+      .delete("/gateways/:gateway/logs", ({ params, request }) => logs.delete(requireGateway(gw.config, params.gateway).id, searchParams(request)))
+      .get("/gateways/:gateway/logs/:id", ({ params }) => logs.get(requireGateway(gw.config, params.gateway).id, params.id))
+      .get("/gateways/:gateway/logs/:id/request", ({ params }) => logs.payload(requireGateway(gw.config, params.gateway).id, params.id, "request"))
+      .get("/gateways/:gateway/logs/:id/response", ({ params }) =>
+        logs.payload(requireGateway(gw.config, params.gateway).id, params.id, "response"),
+      )
+      .patch(
+        "/gateways/:gateway/logs/:id",
+        async ({ params, request }) => logs.patch(requireGateway(gw.config, params.gateway).id, params.id, await request.text()),
+        // Read the body ourselves so malformed JSON is our 400 with a clear message, not a framework error.
+        { parse: "none" },
+      )
+  );
+}

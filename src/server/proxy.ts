@@ -1,0 +1,83 @@
+import { ulid } from "ulid";
+import { RequestContext } from "../pipeline/context.ts";
+import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipeline/errors.ts";
+import { upstreamHeaders } from "../upstream/headers.ts";
+import { readBody } from "./body.ts";
+import type { Runtime } from "./runtime.ts";
+
+/**
+ * `ANY /v1/{account}/{gateway}/{provider}/{path…}?{query}` — the provider-native proxy.
+ * The path after the provider slug is kept byte for byte (`@cf/…`, `models/x:generateContent`).
+ */
+export function providerProxy(runtime: Runtime) {
+  const { config, providers } = runtime.handle;
+  return async function proxy(request: Request, clientAddress: string | null): Promise<Response> {
+    const startedAt = performance.now();
+    try {
+      const target = parseTarget(request.url);
+      if (config.accountId && target.account !== config.accountId) {
+        throw new GatewayError(404, ErrorCode.UnknownAccount, `Unknown account "${target.account}"; this gateway serves account "${config.accountId}"`);
+      }
+      const gateway = config.gateways.get(target.gateway);
+      if (!gateway) {
+        throw new GatewayError(404, ErrorCode.UnknownGateway, `Unknown gateway "${target.gateway}"; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
+      }
+      if (target.provider === null) {
+        throw new GatewayError(400, ErrorCode.BadRequest, `Missing provider in the path; use /v1/${target.account}/${target.gateway}/{provider}/{path}, e.g. /v1/${target.account}/${target.gateway}/openai/chat/completions`);
+      }
+      const provider = providers.get(target.provider);
+      if (!provider) {
+        throw new GatewayError(400, ErrorCode.UnknownProvider, `Unknown provider "${target.provider}"; known providers: ${providers.slugs().join(", ")}`);
+      }
+      const body = await readBody(request, config.server.maxBodyBytes);
+      const ctx = new RequestContext({
+        gateway,
+        accountId: target.account,
+        requestType: "provider",
+        headers: request.headers,
+        clientAddress,
+        startedAt,
+        steps: [{ provider, endpoint: target.endpoint, search: target.search, method: request.method, headers: upstreamHeaders(request.headers), options: null, body }],
+      });
+      return await runtime.pipeline.run(ctx);
+    } catch (error) {
+      return refused(toGatewayError(error), request.headers);
+    }
+  };
+}
+
+/** An answer given before a request context exists; it still carries the ids every answer carries. */
+export function refused(error: GatewayError, headers: Headers): Response {
+  const logId = ulid();
+  return errorResponse(error, { "cf-aig-log-id": logId, "cf-aig-event-id": headers.get("cf-aig-event-id") || logId });
+}
+
+interface Target {
+  account: string;
+  gateway: string;
+  provider: string | null;
+  endpoint: string;
+  search: string;
+}
+
+function parseTarget(url: string): Target {
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const queryStart = url.indexOf("?", pathStart);
+  const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+  const search = queryStart === -1 ? "" : url.slice(queryStart);
+  // path is "/v1/{account}/{gateway}/{provider}/{endpoint…}"
+  const parts = path.split("/");
+  const [, , account = "", gateway = "", provider = ""] = parts;
+  if (!account || !gateway) {
+    throw new GatewayError(400, ErrorCode.BadRequest, "Malformed path; expected /v1/{account}/{gateway}/{provider}/{path}");
+  }
+  return { account: decode(account), gateway: decode(gateway), provider: provider ? decode(provider) : null, endpoint: parts.slice(5).join("/"), search };
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError(400, ErrorCode.BadRequest, `Malformed path segment "${segment}"`);
+  }
+}

@@ -1,0 +1,66 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * Layout of the bookkeeping itself (the `schema_versions` table). `PRAGMA user_version` carries it, so a
+ * binary that finds a newer layout refuses the file instead of corrupting it. Each store's own schema
+ * is versioned per concern in `schema_versions`, because stores (logs, cache, counters, tokens) share
+ * one file and evolve independently.
+ */
+const BOOKKEEPING_VERSION = 1;
+
+/** How long a connection waits for another one's write lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating it and its folder if needed) the SQLite file every SQLite-backed store shares:
+ * WAL journal, `synchronous=NORMAL` (durable across process crashes, at most the last commits lost on
+ * power loss), a busy timeout, and the migration bookkeeping table.
+ *
+ * @param path a file path, or `:memory:`
+ * @example
+ * const db = openDatabase(config.storage.sqlite);
+ * const logs = new SqliteLogStore(db, { logger });
+ */
+export function openDatabase(path: string): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const found = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+  if (found > BOOKKEEPING_VERSION) {
+    db.close();
+    throw new Error(`${path} was written by a newer Switchboard (schema format ${found}, this binary knows ${BOOKKEEPING_VERSION})`);
+  }
+  db.run("CREATE TABLE IF NOT EXISTS schema_versions (concern TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+  db.run(`PRAGMA user_version = ${BOOKKEEPING_VERSION}`);
+  return db;
+}
+
+/**
+ * Brings one concern's schema up to date. `migrations[i]` moves the concern from version `i` to
+ * `i + 1`; each entry may hold several statements. Already applied entries are skipped, so only ever
+ * append to the list. Everything runs in one transaction: a failing migration leaves the file as it was.
+ *
+ * @returns the concern's version after migrating (= `migrations.length`)
+ * @example
+ * migrate(db, "logs", ["CREATE TABLE logs (...); CREATE INDEX ...", "ALTER TABLE logs ADD COLUMN x"]);
+ */
+export function migrate(db: Database, concern: string, migrations: readonly string[]): number {
+  const current = db.query<{ version: number }, [string]>("SELECT version FROM schema_versions WHERE concern = ?");
+  const apply = db.transaction(() => {
+    const version = current.get(concern)?.version ?? 0;
+    if (version > migrations.length) {
+      throw new Error(`the "${concern}" schema is at version ${version}, newer than this binary's ${migrations.length}`);
+    }
+    for (let i = version; i < migrations.length; i++) db.run(migrations[i]);
+    db.run("INSERT INTO schema_versions (concern, version) VALUES (?, ?) ON CONFLICT (concern) DO UPDATE SET version = excluded.version", [
+      concern,
+      migrations.length,
+    ]);
+    return migrations.length;
+  });
+  return apply.immediate();
+}

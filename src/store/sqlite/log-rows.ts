@@ -1,0 +1,202 @@
+import type { SQLQueryBindings } from "bun:sqlite";
+import type { RequestRecord } from "../../pipeline/record.ts";
+import type { LogDetail, LogRow } from "../types.ts";
+
+/**
+ * The logs schema and the mapping between a `RequestRecord`, the SQLite row and the API's `LogRow`.
+ * `logs` stays lean (what lists, filters and aggregates read); heads and bodies live in `log_payloads`,
+ * one row per log at most, removed with their log by a trigger.
+ */
+export const LOG_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE logs (
+    id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT,
+    path TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    success INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    duration INTEGER NOT NULL,
+    time_to_first_byte INTEGER,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    cached_tokens_in INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens_in INTEGER NOT NULL DEFAULT 0,
+    cost REAL,
+    custom_cost INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT,
+    event_id TEXT NOT NULL,
+    request_type TEXT NOT NULL,
+    request_content_type TEXT,
+    response_content_type TEXT,
+    request_size INTEGER NOT NULL DEFAULT 0,
+    response_size INTEGER NOT NULL DEFAULT 0,
+    user_agent TEXT,
+    token_id TEXT,
+    feedback INTEGER,
+    score INTEGER,
+    error_code INTEGER,
+    error_message TEXT,
+    aborted INTEGER NOT NULL DEFAULT 0,
+    attempts TEXT NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX logs_gateway_created ON logs (gateway_id, created_at);
+  CREATE INDEX logs_gateway_provider_created ON logs (gateway_id, provider, created_at);
+  CREATE INDEX logs_gateway_model ON logs (gateway_id, model);
+  CREATE INDEX logs_event ON logs (event_id);
+  CREATE TABLE log_payloads (
+    id TEXT PRIMARY KEY,
+    request_head TEXT NOT NULL,
+    response_head TEXT NOT NULL,
+    request_body BLOB,
+    response_body BLOB,
+    request_truncated INTEGER NOT NULL DEFAULT 0,
+    response_truncated INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TRIGGER logs_delete_payload AFTER DELETE ON logs BEGIN
+    DELETE FROM log_payloads WHERE id = old.id;
+  END;`,
+];
+
+/** Columns `insertLogSql` binds, in order. */
+const LOG_COLUMNS = [
+  "id", "gateway_id", "created_at", "provider", "model", "path", "method", "status_code", "success", "cached", "step",
+  "duration", "time_to_first_byte", "tokens_in", "tokens_out", "cached_tokens_in", "cache_write_tokens_in", "cost",
+  "custom_cost", "metadata", "event_id", "request_type", "request_content_type", "response_content_type", "request_size",
+  "response_size", "user_agent", "token_id", "error_code", "error_message", "aborted", "attempts",
+] as const;
+
+// OR REPLACE: a record appended twice (same log id) keeps its latest version instead of failing the batch.
+export const INSERT_LOG_SQL = `INSERT OR REPLACE INTO logs (${LOG_COLUMNS.join(", ")}) VALUES (${LOG_COLUMNS.map(() => "?").join(", ")})`;
+export const INSERT_PAYLOAD_SQL = `INSERT OR REPLACE INTO log_payloads
+  (id, request_head, response_head, request_body, response_body, request_truncated, response_truncated) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+/** The lean columns every listing reads (everything but `attempts`). */
+export const ROW_COLUMNS = [...LOG_COLUMNS.filter((c) => c !== "attempts"), "feedback", "score"].map((c) => `logs.${c}`).join(", ");
+
+/** A `logs` row as SQLite hands it back. */
+export interface StoredLog {
+  id: string;
+  gateway_id: string;
+  created_at: number;
+  provider: string;
+  model: string | null;
+  path: string;
+  method: string;
+  status_code: number;
+  success: number;
+  cached: number;
+  step: number;
+  duration: number;
+  time_to_first_byte: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cached_tokens_in: number;
+  cache_write_tokens_in: number;
+  cost: number | null;
+  custom_cost: number;
+  metadata: string | null;
+  event_id: string;
+  request_type: string;
+  request_content_type: string | null;
+  response_content_type: string | null;
+  request_size: number;
+  response_size: number;
+  user_agent: string | null;
+  token_id: string | null;
+  feedback: number | null;
+  score: number | null;
+  error_code: number | null;
+  error_message: string | null;
+  aborted: number;
+}
+
+/** A `logs` row joined with its payload heads, for `GET logs/{id}`. */
+export interface StoredLogDetail extends StoredLog {
+  attempts: string;
+  has_payload: number;
+  request_head: string | null;
+  response_head: string | null;
+  request_truncated: number | null;
+  response_truncated: number | null;
+}
+
+const int = (flag: boolean) => (flag ? 1 : 0);
+
+/** Values for `INSERT_LOG_SQL`. An empty metadata object is stored as NULL. */
+export function logParams(r: RequestRecord): SQLQueryBindings[] {
+  const metadata = Object.keys(r.metadata).length > 0 ? JSON.stringify(r.metadata) : null;
+  return [
+    r.logId, r.gatewayId, r.createdAt, r.provider, r.model, r.path, r.method, r.status, int(r.success), int(r.cached), r.step,
+    Math.round(r.durationMs), r.ttfbMs === null ? null : Math.round(r.ttfbMs), r.usage.tokensIn, r.usage.tokensOut,
+    r.usage.cacheReadTokens, r.usage.cacheWriteTokens, r.cost, int(r.customCost), metadata, r.eventId, r.requestType,
+    r.request.contentType, r.response.contentType, r.request.size, r.response.size, r.userAgent, r.tokenId,
+    r.error?.code ?? null, r.error?.message ?? null, int(r.aborted), JSON.stringify(r.attempts),
+  ];
+}
+
+/** Values for `INSERT_PAYLOAD_SQL`: the redacted heads as JSON and the captured (capped) bodies. */
+export function payloadParams(r: RequestRecord): SQLQueryBindings[] {
+  return [
+    r.logId, JSON.stringify(r.request.headers), JSON.stringify(r.response.headers), r.request.body, r.response.body,
+    int(r.request.truncated), int(r.response.truncated),
+  ];
+}
+
+/** The API shape of a stored row. */
+export function toLogRow(s: StoredLog): LogRow {
+  return {
+    id: s.id,
+    created_at: new Date(s.created_at).toISOString(),
+    gateway_id: s.gateway_id,
+    provider: s.provider,
+    model: s.model,
+    path: s.path,
+    method: s.method,
+    status_code: s.status_code,
+    success: s.success === 1,
+    cached: s.cached === 1,
+    step: s.step,
+    duration: s.duration,
+    time_to_first_byte: s.time_to_first_byte,
+    tokens_in: s.tokens_in,
+    tokens_out: s.tokens_out,
+    cached_tokens_in: s.cached_tokens_in,
+    cache_write_tokens_in: s.cache_write_tokens_in,
+    cost: s.cost,
+    custom_cost: s.custom_cost === 1,
+    metadata: s.metadata,
+    event_id: s.event_id,
+    request_type: s.request_type,
+    request_content_type: s.request_content_type,
+    response_content_type: s.response_content_type,
+    request_size: s.request_size,
+    response_size: s.response_size,
+    user_agent: s.user_agent,
+    token_id: s.token_id,
+    feedback: s.feedback,
+    score: s.score,
+    error_code: s.error_code,
+    error_message: s.error_message,
+    aborted: s.aborted === 1,
+  };
+}
+
+/** The API shape of a stored row with heads. Heads are `"{}"` and not complete when payloads were not collected. */
+export function toLogDetail(s: StoredLogDetail): LogDetail {
+  const captured = s.has_payload === 1;
+  return {
+    ...toLogRow(s),
+    request_head: s.request_head ?? "{}",
+    request_head_complete: captured,
+    response_head: s.response_head ?? "{}",
+    response_head_complete: captured,
+    request_body_truncated: s.request_truncated === 1,
+    response_body_truncated: s.response_truncated === 1,
+    attempts: JSON.parse(s.attempts) as LogDetail["attempts"],
+  };
+}

@@ -1,0 +1,62 @@
+/** Which headers cross the gateway, and which never reach a log. */
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+  // Bun's fetch negotiates and decodes compression itself; a client's value would break that.
+  "accept-encoding",
+]);
+
+/** The client's headers as they go upstream: no hop-by-hop header and no `cf-aig-*` header. */
+export function upstreamHeaders(client: Headers): Headers {
+  const out = new Headers();
+  for (const [name, value] of client) {
+    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-")) continue;
+    out.append(name, value);
+  }
+  return out;
+}
+
+/**
+ * The provider's headers as they go to the client. Bun's fetch already decoded the body, so the
+ * encoding and length no longer describe what we send.
+ */
+export function clientHeaders(upstream: Headers): Headers {
+  const out = new Headers(upstream);
+  for (const name of ["connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "date", "server"]) {
+    out.delete(name);
+  }
+  return out;
+}
+
+const SECRET_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cf-aig-authorization",
+  "x-api-key",
+  "api-key",
+  "x-goog-api-key",
+  "xi-api-key",
+  "x-auth-key",
+  "cookie",
+  "set-cookie",
+]);
+const SECRET_NAME = /(key|token|secret|password|auth|signature|credential)/i;
+
+/** Headers as a plain object with every credential's value replaced; what logs may keep. */
+export function redactHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    out[name] = SECRET_HEADERS.has(name) || SECRET_NAME.test(name) ? "[redacted]" : value;
+  }
+  return out;
+}
