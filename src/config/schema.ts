@@ -17,8 +17,40 @@ export const LogsSchema = Strict({
   maxAgeDays: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
 });
 
+const Seconds = (max: number) => Type.Integer({ minimum: 0, maximum: max });
+
+export const RateLimitRuleSchema = Strict({
+  /** How many requests (or tokens, with `unit: "tokens"`) one key may spend per interval. */
+  limit: Type.Integer({ minimum: 1 }),
+  /** Window length in seconds. */
+  interval: Type.Integer({ minimum: 1, maximum: 31 * 24 * 3600 }),
+  /** `fixed`: clock-aligned windows; `sliding`: the previous window weighs in. @default "fixed" */
+  technique: Type.Optional(Type.Union([Type.Literal("fixed"), Type.Literal("sliding")])),
+  /** Who shares a budget: the whole gateway, a client address, a gateway token, a header's value or a metadata value. @default "gateway" */
+  key: Type.Optional(Type.String({ pattern: "^(gateway|ip|token|header:.+|metadata:.+)$" })),
+  /** What is counted: requests, or the tokens the provider reported. @default "requests" */
+  unit: Type.Optional(Type.Union([Type.Literal("requests"), Type.Literal("tokens")])),
+});
+
+export const GatewayTokenSchema = Type.Union([
+  Type.String({ minLength: 16 }),
+  Strict({ name: Type.Optional(Type.String({ minLength: 1 })), token: Type.String({ minLength: 16 }) }),
+]);
+
 export const GatewaySchema = Strict({
   logs: Type.Optional(LogsSchema),
+  /** Require `cf-aig-authorization: Bearer <token>` on every request. @default false */
+  authentication: Type.Optional(Type.Boolean()),
+  /** Tokens accepted by this gateway, besides those made with `switchboard tokens create`. */
+  tokens: Type.Optional(Type.Array(GatewayTokenSchema)),
+  /** Cache answers for `ttl` seconds (0 = off). @default off */
+  cache: Type.Optional(Strict({ ttl: Seconds(30 * 24 * 3600) })),
+  /** One rate-limit rule or several. */
+  rateLimit: Type.Optional(Type.Union([RateLimitRuleSchema, Type.Array(RateLimitRuleSchema)])),
+  /** Rules for `cf-aig-metadata`. */
+  metadata: Type.Optional(Strict({ /** @default 5 */ maxEntries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) })),
+  /** Provider keys this gateway injects when the client sent none (override `providers.<slug>.apiKey`). */
+  providers: Type.Optional(Type.Record(Type.String(), Strict({ apiKey: Type.String({ minLength: 1 }) }))),
   /** Time to first byte from the provider, in ms, before the gateway answers 504. No limit by default. */
   requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
 });
@@ -26,6 +58,8 @@ export const GatewaySchema = Strict({
 export const ProviderSchema = Strict({
   /** Upstream base URL; `{account}` is replaced with the account from the request path. */
   baseUrl: Type.Optional(Type.String({ pattern: "^https?://" })),
+  /** Key injected in the provider's own auth header when the client sent none. Never logged. */
+  apiKey: Type.Optional(Type.String({ minLength: 1 })),
 });
 
 export const PluginObjectSchema = Type.Object(
@@ -60,6 +94,8 @@ export const ConfigSchema = Strict({
   plugins: Type.Optional(Type.Array(Type.Union([Type.String(), PluginObjectSchema]))),
 });
 
+export type RateLimitRule = Static<typeof RateLimitRuleSchema>;
+export type GatewayTokenConfig = Static<typeof GatewayTokenSchema>;
 export type LogsConfig = Static<typeof LogsSchema>;
 export type GatewayConfig = Static<typeof GatewaySchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;

@@ -80,7 +80,7 @@ export function toGatewayError(error: unknown): GatewayError {
   return new GatewayError(500, ErrorCode.Internal, "Internal gateway error; see the gateway's log for details", { cause: error });
 }
 
-export function errorResponse(error: GatewayError, headers?: HeadersInit, v4 = false): Response {
+export function errorResponse(error: GatewayError, headers?: Record<string, string>, v4 = false): Response {
   const response = Response.json(envelope(error.status, error.code, error.message, v4), { status: error.status, headers });
   return response;
 }

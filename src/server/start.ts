@@ -3,8 +3,7 @@ import type { ResolvedConfig } from "../config/defaults.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
 import type { GatewayHandle, Logger, Plugin } from "../pipeline/types.ts";
 import { createRegistry } from "../providers/registry.ts";
-import { openDatabase } from "../store/sqlite/db.ts";
-import { SqliteLogStore } from "../store/sqlite/logs.ts";
+import { openStores } from "../store/index.ts";
 import { upstreamAttempt } from "../upstream/attempt.ts";
 import { createApp } from "./app.ts";
 import { consoleLogger } from "./logger.ts";
@@ -33,22 +32,19 @@ const DRAIN_TIMEOUT_MS = 10_000;
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const { config } = options;
   const logger = options.logger ?? consoleLogger();
-  const db = openDatabase(config.storage.sqlite);
-  const logs = new SqliteLogStore(db, { logger, retention: (id) => config.gateways.get(id)?.logs, closeDatabase: false });
-  logs.pruneAll(config.gateways.keys());
+  const storage = openStores(config, logger);
   const providers = createRegistry(config.providers);
-  const handle: GatewayHandle = { config, stores: { logs }, providers, logger };
+  const handle: GatewayHandle = { config, stores: storage.stores, providers, logger };
   const { plugins, unavailable } = resolvePlugins(config.plugins);
   for (const plugin of plugins) {
     try {
       await plugin.setup?.(handle);
     } catch (error) {
-      await logs.close();
-      db.close();
+      await storage.close();
       throw new Error(`Plugin "${plugin.name}" failed to set up: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
-  const pipeline = new Pipeline(plugins, upstreamAttempt(providers), logger);
+  const pipeline = new Pipeline(plugins, upstreamAttempt(providers, config), logger);
   const app = createApp({ handle, pipeline });
   app.listen({
     hostname: config.server.hostname,
@@ -76,8 +72,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
             logger.error(`plugin "${plugin.name}" failed to close`, error);
           }
         }
-        await logs.close();
-        db.close();
+        await storage.close();
         server.stop(true);
       })();
       return stopping;

@@ -2,6 +2,8 @@ import type { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, GatewayError } from "../pipeline/errors.ts";
 import { integerOption } from "../pipeline/options.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
+import type { ResolvedConfig } from "../config/defaults.ts";
+import { injectHeldKey } from "./credentials.ts";
 
 const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
@@ -10,9 +12,10 @@ const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
  * headers arrive, with the body still streaming. The time-to-first-byte limit comes from
  * `cf-aig-request-timeout`, else the gateway's `requestTimeout`.
  */
-export function upstreamAttempt(providers: ProviderRegistry) {
+export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedConfig) {
   return async function attempt(ctx: RequestContext): Promise<Response> {
     const step = ctx.step;
+    injectHeldKey(config, ctx);
     const url = providers.url(step.provider, ctx.accountId, step.endpoint, step.search);
     const timeout = integerOption(ctx, "cf-aig-request-timeout", { min: 1, max: MAX_TIMEOUT_MS }) ?? ctx.gateway.requestTimeout;
     const started = performance.now();

@@ -27,7 +27,7 @@ export function messages(call: MockCall): Response {
     usage: { input_tokens: usage.promptTokens, ...cache, output_tokens: outputTokens },
   });
   if (call.body.stream !== true) {
-    return json(message([{ type: "text", text: MOCK_REPLY }], usage.completionTokens, "end_turn"));
+    return json(message([{ type: "text", text: MOCK_REPLY, citations: null }], usage.completionTokens, "end_turn"));
   }
   const ev = (type: string, fields: object = {}) => sseEvent({ type, ...fields }, type);
   const events = [
