@@ -222,6 +222,8 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
+const DEFAULT_TARGETS = ["upstream", "bare", "gateway"];
+
 const TARGETS: Target[] = [
   // The shared mock itself; stopping it is the orchestrator's job, not this target's.
   { name: "upstream", path: "/v1/chat/completions", start: async ({ upstream }) => ({ ...upstream, stop: async () => {} }) },
@@ -231,8 +233,9 @@ const TARGETS: Target[] = [
     start: ({ upstream }) => spawnServer("bare", [BUN, join(HERE, "bare-proxy.ts"), "--upstream", upstream.url]),
   },
   gatewayTarget("gateway", { logs: { collect: true, payloads: true } }),
-  // More variants are one line each, e.g.:
-  // gatewayTarget("gateway-nolog", { logs: { collect: false } }),
+  // Diagnostic variants (run with --targets): where the gap to the floor goes.
+  gatewayTarget("gateway-nolog", { logs: { collect: false } }),
+  gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +349,7 @@ const compare = (r: Row, base: Row | undefined) =>
 
 async function main(): Promise<number> {
   const explicit = args.targets !== undefined;
-  const names = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : TARGETS.map((t) => t.name);
+  const names = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_TARGETS;
   const targets: Target[] = [];
   for (const name of names) {
     const t = TARGETS.find((x) => x.name === name);

@@ -46,14 +46,15 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
     aborted: outcome.aborted,
     attempts: ctx.attempts,
     request: {
-      headers: redactHeaders(ctx.headers),
+      // Heads are kept with payloads only; redacting them for a record nobody stores is wasted work.
+      headers: ctx.collectPayload ? redactHeaders(ctx.headers) : {},
       contentType: ctx.headers.get("content-type"),
       size: step.body?.byteLength ?? 0,
       body: requestBody,
       truncated: !!step.body && step.body.byteLength > capture,
     },
     response: {
-      headers: redactHeaders(outcome.headers),
+      headers: ctx.collectPayload ? redactHeaders(outcome.headers) : {},
       contentType: outcome.headers.get("content-type"),
       size: outcome.size,
       body: responseBody,

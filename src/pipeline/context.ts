@@ -1,4 +1,4 @@
-import { ulid } from "ulid";
+import { newLogId } from "./ids.ts";
 import type { ResolvedGateway } from "../config/defaults.ts";
 import type { ProviderDef } from "../providers/types.ts";
 import { errorResponse, GatewayError } from "./errors.ts";
@@ -38,7 +38,7 @@ const decoder = new TextDecoder();
  * the pipeline turns it into the request record when the response is over.
  */
 export class RequestContext {
-  readonly logId = ulid();
+  readonly logId = newLogId();
   readonly eventId: string;
   readonly createdAt = Date.now();
   readonly startedAt: number;

@@ -1,5 +1,5 @@
 import type { UsageReader } from "../providers/types.ts";
-import { clientHeaders } from "../upstream/headers.ts";
+import { toClientHeaders } from "../upstream/headers.ts";
 import { SseParser } from "../upstream/sse.ts";
 import type { RequestContext } from "./context.ts";
 import { emptyUsage, type Usage } from "./record.ts";
@@ -35,7 +35,9 @@ const JSON_USAGE_LIMIT = 8 * 1024 * 1024;
  */
 export async function deliver(ctx: RequestContext, response: Response, done: (outcome: Outcome) => void): Promise<Response> {
   ctx.ttfbMs ??= performance.now() - ctx.startedAt;
-  const headers = clientHeaders(response.headers);
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  const encoded = response.headers.has("content-encoding");
+  const headers = toClientHeaders(response.headers);
   headers.set("cf-aig-log-id", ctx.logId);
   headers.set("cf-aig-event-id", ctx.eventId);
   headers.set("cf-aig-step", String(ctx.stepIndex));
@@ -51,8 +53,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
     return new Response(null, init);
   }
   const captureLimit = Math.max(ctx.captureBytes, !sse && contentType.includes("json") ? JSON_USAGE_LIMIT : 0);
-  const length = Number(response.headers.get("content-length") ?? NaN);
-  if (!sse && !response.headers.has("content-encoding") && length <= BUFFER_LIMIT) {
+  if (!sse && !encoded && length <= BUFFER_LIMIT) {
     const bytes = new Uint8Array(await response.arrayBuffer());
     outcome.size = bytes.byteLength;
     outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;

@@ -39,6 +39,8 @@ export const ErrorCode = {
   AdminUnauthorized: 2131,
   /** 404 — the log id does not exist in this gateway. */
   LogNotFound: 2132,
+  /** 404 — the gateway token id does not exist in this gateway. */
+  TokenNotFound: 2133,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,6 +3,7 @@ import type { RequestContext } from "./context.ts";
 import { deliver, type Outcome } from "./deliver.ts";
 import { ErrorCode, errorResponse, toGatewayError } from "./errors.ts";
 import { buildRecord } from "./build-record.ts";
+import type { RequestRecord } from "./record.ts";
 import type { Logger, Plugin } from "./types.ts";
 
 /**
@@ -14,6 +15,8 @@ export class Pipeline {
   readonly #completers: Plugin[];
   #inFlight = 0;
   #idle: PromiseWithResolvers<void> | null = null;
+  /** Finished requests whose records are built together in one macrotask, after the responses went out. */
+  #finished: [RequestContext, Outcome][] = [];
 
   constructor(
     readonly plugins: readonly Plugin[],
@@ -58,25 +61,35 @@ export class Pipeline {
   }
 
   #finish(ctx: RequestContext, outcome: Outcome): void {
-    setImmediate(() => {
+    if (this.#finished.push([ctx, outcome]) === 1) setImmediate(() => this.#completeFinished());
+  }
+
+  #completeFinished(): void {
+    const finished = this.#finished;
+    this.#finished = [];
+    for (const [ctx, outcome] of finished) this.#complete(ctx, outcome);
+    this.#inFlight -= finished.length;
+    if (this.#inFlight === 0 && this.#idle) {
+      this.#idle.resolve();
+      this.#idle = null;
+    }
+  }
+
+  #complete(ctx: RequestContext, outcome: Outcome): void {
+    let record: RequestRecord;
+    try {
+      record = buildRecord(ctx, outcome);
+    } catch (error) {
+      this.logger.error(`could not build the record of ${ctx.logId}`, error);
+      return;
+    }
+    for (const plugin of this.#completers) {
       try {
-        const record = buildRecord(ctx, outcome);
-        for (const plugin of this.#completers) {
-          try {
-            const result = plugin.onComplete!(record, ctx);
-            if (result instanceof Promise) result.catch((error) => this.logger.error(`plugin "${plugin.name}" onComplete failed`, error));
-          } catch (error) {
-            this.logger.error(`plugin "${plugin.name}" onComplete failed`, error);
-          }
-        }
+        const result = plugin.onComplete!(record, ctx);
+        if (result instanceof Promise) result.catch((error) => this.logger.error(`plugin "${plugin.name}" onComplete failed`, error));
       } catch (error) {
-        this.logger.error(`could not build the record of ${ctx.logId}`, error);
-      } finally {
-        if (--this.#inFlight === 0 && this.#idle) {
-          this.#idle.resolve();
-          this.#idle = null;
-        }
+        this.logger.error(`plugin "${plugin.name}" onComplete failed`, error);
       }
-    });
+    }
   }
 }

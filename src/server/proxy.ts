@@ -1,4 +1,4 @@
-import { ulid } from "ulid";
+import { newLogId } from "../pipeline/ids.ts";
 import { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { upstreamHeaders } from "../upstream/headers.ts";
@@ -48,7 +48,7 @@ export function providerProxy(runtime: Runtime) {
 
 /** An answer given before a request context exists; it still carries the ids every answer carries. */
 export function refused(error: GatewayError, headers: Headers): Response {
-  const logId = ulid();
+  const logId = newLogId();
   return errorResponse(error, { "cf-aig-log-id": logId, "cf-aig-event-id": headers.get("cf-aig-event-id") || logId });
 }
 

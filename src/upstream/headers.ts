@@ -26,16 +26,15 @@ export function upstreamHeaders(client: Headers): Headers {
   return out;
 }
 
+const NOT_FOR_CLIENT = ["connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "date", "server"];
+
 /**
- * The provider's headers as they go to the client. Bun's fetch already decoded the body, so the
- * encoding and length no longer describe what we send.
+ * The provider's headers made fit for the client, in place (no copy on the hot path). Bun's fetch
+ * already decoded the body, so the encoding and length no longer describe what we send.
  */
-export function clientHeaders(upstream: Headers): Headers {
-  const out = new Headers(upstream);
-  for (const name of ["connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "date", "server"]) {
-    out.delete(name);
-  }
-  return out;
+export function toClientHeaders(headers: Headers): Headers {
+  for (const name of NOT_FOR_CLIENT) headers.delete(name);
+  return headers;
 }
 
 const SECRET_HEADERS = new Set([
