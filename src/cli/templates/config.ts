@@ -1,0 +1,80 @@
+/** The commented gateway.config.ts that `switchboard init` writes. */
+export const CONFIG_TEMPLATE = `// Switchboard configuration. Every field is optional; this file shows the common ones.
+// Check it with \`switchboard check\`; start with \`switchboard serve\`.
+import { defineConfig } from "switchboard";
+import requireUser from "./plugins/require-user.ts";
+
+export default defineConfig({
+  // When set, request paths /v1/{account}/… must use this account id.
+  accountId: "local",
+
+  server: {
+    hostname: "127.0.0.1",
+    port: 8787,
+    // Bearer token for the logs API (/client/v4/…); the admin API is off without one.
+    adminToken: process.env.SWITCHBOARD_ADMIN_TOKEN,
+  },
+
+  // Where logs, cache entries and gateway tokens live (relative to this file).
+  storage: { sqlite: "./data/switchboard.db" },
+
+  // Override a provider's upstream, hold its key, or add your own provider as custom-{name}.
+  providers: {
+    // openai: { apiKey: process.env.OPENAI_API_KEY },
+    // "custom-local": { baseUrl: "http://127.0.0.1:11434/v1" },
+  },
+
+  gateways: {
+    // \`default\` always exists; list it to change its settings.
+    default: {},
+    prod: {
+      authentication: true, // clients send cf-aig-authorization: Bearer <token>
+      // tokens: [{ name: "ci", token: process.env.PROD_GATEWAY_TOKEN! }],
+      cache: { ttl: 300 },
+      rateLimit: { limit: 100, interval: 60, technique: "sliding" },
+      logs: { collect: true, payloads: true, maxRows: 1_000_000 },
+    },
+  },
+
+  // The ordered plugin chain: built-ins by name, your own plugins as objects.
+  plugins: ["auth", "metadata", "cache", "rate-limit", "fallback", "logging", requireUser],
+});
+`;
+
+/** The example plugin that `switchboard init` writes to plugins/require-user.ts. */
+export const PLUGIN_TEMPLATE = `// An example plugin: refuse requests whose cf-aig-metadata carries no "user".
+// Plugins are onion middleware: return your own Response, or \`await next()\`.
+import { definePlugin } from "switchboard";
+
+export default definePlugin({
+  name: "require-user",
+  async handle(ctx, next) {
+    // Only on the prod gateway, so the default gateway stays open for a first try.
+    if (ctx.gatewayId === "prod" && !ctx.metadata.user) {
+      return ctx.error(400, 2200, 'cf-aig-metadata must carry a "user", e.g. {"user":"alice"}');
+    }
+    const response = await next();
+    response.headers.set("x-served-by", "switchboard");
+    return response;
+  },
+  onComplete(record) {
+    // Runs after the answer was delivered; never delays the client.
+    if (!record.success) console.error(\`\${record.provider} \${record.model ?? ""} → \${record.status}\`);
+  },
+});
+`;
+
+export const TSCONFIG_TEMPLATE = `{
+  "compilerOptions": {
+    "target": "ESNext",
+    "module": "Preserve",
+    "moduleResolution": "bundler",
+    "strict": true,
+    "noEmit": true,
+    "allowImportingTsExtensions": true,
+    "skipLibCheck": true,
+    "types": []
+  },
+  "include": ["gateway.config.ts", "plugins", "switchboard.d.ts"]
+}
+`;

@@ -1,0 +1,216 @@
+/**
+ * The `switchboard.d.ts` that `switchboard init` writes: the public module's types, so an editor
+ * type-checks gateway.config.ts and plugins with no install step. It mirrors src/sdk.ts;
+ * test/cli/init.test.ts type-checks the files init writes against it and against the real SDK.
+ */
+export const SDK_DTS = `// Types of the "switchboard" module, written by \`switchboard init\`. The gateway binary provides
+// the module itself at run time; this file only serves your editor and \`tsc\`.
+declare var process: { env: Record<string, string | undefined> };
+
+declare module "switchboard" {
+  export type MetadataValue = string | number | boolean;
+  export type Metadata = Record<string, MetadataValue>;
+  export type BuiltInPluginName = "auth" | "metadata" | "cache" | "rate-limit" | "fallback" | "logging";
+  export type RequestType = "provider" | "universal" | "websocket" | "compat";
+
+  export interface RateLimitRule {
+    limit: number;
+    /** Seconds. */
+    interval: number;
+    technique?: "fixed" | "sliding";
+    key?: "gateway" | "ip" | "token" | \`header:\${string}\` | \`metadata:\${string}\`;
+    unit?: "requests" | "tokens";
+  }
+
+  export interface GatewayConfig {
+    logs?: { collect?: boolean; payloads?: boolean; maxPayloadBytes?: number; maxRows?: number; maxAgeDays?: number };
+    requestTimeout?: number;
+    authentication?: boolean;
+    tokens?: (string | { name?: string; token: string })[];
+    cache?: { ttl: number };
+    rateLimit?: RateLimitRule | RateLimitRule[];
+    metadata?: { maxEntries?: number };
+    providers?: Record<string, { apiKey: string }>;
+  }
+
+  export interface ProviderConfig {
+    baseUrl?: string;
+    apiKey?: string;
+  }
+
+  export interface Config {
+    accountId?: string;
+    server?: { hostname?: string; port?: number; adminToken?: string; maxBodyBytes?: number };
+    storage?: { sqlite?: string };
+    providers?: Record<string, ProviderConfig>;
+    gateways?: Record<string, GatewayConfig>;
+    plugins?: (BuiltInPluginName | Plugin)[];
+  }
+
+  export interface Usage {
+    tokensIn: number | null;
+    tokensOut: number | null;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    model?: string;
+  }
+
+  export interface Attempt {
+    step: number;
+    provider: string;
+    status: number | null;
+    durationMs: number;
+    ttfbMs: number | null;
+    error?: string;
+  }
+
+  export interface MessageSide {
+    headers: Record<string, string>;
+    contentType: string | null;
+    size: number;
+    body: Uint8Array | null;
+    truncated: boolean;
+  }
+
+  export interface RequestRecord {
+    logId: string;
+    eventId: string;
+    gatewayId: string;
+    accountId: string;
+    createdAt: number;
+    requestType: RequestType;
+    provider: string;
+    model: string | null;
+    path: string;
+    method: string;
+    step: number;
+    status: number;
+    success: boolean;
+    cached: boolean;
+    durationMs: number;
+    ttfbMs: number | null;
+    usage: Usage;
+    cost: number | null;
+    customCost: boolean;
+    metadata: Metadata;
+    userAgent: string | null;
+    tokenId: string | null;
+    error: { code: number; message: string } | null;
+    aborted: boolean;
+    attempts: Attempt[];
+    request: MessageSide;
+    response: MessageSide;
+    collectLog: boolean;
+    collectPayload: boolean;
+  }
+
+  export interface ResolvedGateway {
+    id: string;
+    logs: { collect: boolean; payloads: boolean; maxPayloadBytes: number; maxRows?: number; maxAgeDays?: number };
+    requestTimeout?: number;
+    raw: GatewayConfig;
+  }
+
+  export interface ProviderDef {
+    slug: string;
+    baseUrl: string;
+    authHeaders: readonly string[];
+    applyKey(headers: Headers, key: string): void;
+    model(endpoint: string, body: unknown): string | null;
+  }
+
+  export interface Step {
+    provider: ProviderDef;
+    endpoint: string;
+    search: string;
+    method: string;
+    headers: Headers;
+    options: Headers | null;
+    body: Uint8Array | null;
+  }
+
+  export class RequestContext {
+    readonly logId: string;
+    readonly eventId: string;
+    readonly createdAt: number;
+    readonly startedAt: number;
+    readonly gateway: ResolvedGateway;
+    readonly gatewayId: string;
+    readonly accountId: string;
+    readonly requestType: RequestType;
+    /** The client's request headers. */
+    readonly headers: Headers;
+    readonly clientAddress: string | null;
+    readonly steps: Step[];
+    stepIndex: number;
+    readonly step: Step;
+    /** Slug of the current step's provider. */
+    readonly provider: string;
+    /** The model the current step asks for. */
+    readonly model: string | null;
+    metadata: Metadata;
+    tokenId: string | null;
+    cacheStatus: "HIT" | "MISS";
+    collectLog: boolean;
+    collectPayload: boolean;
+    /** Extra headers for the client's response. */
+    readonly responseHeaders: Headers;
+    /** Scratch space for plugins. */
+    readonly state: Map<string, unknown>;
+    readonly attempts: Attempt[];
+    ttfbMs: number | null;
+    /** The current step's body parsed as JSON (once), or undefined. */
+    json(): unknown;
+    /** A cf-aig-* option: the step's value wins over the request's. */
+    option(name: string): string | null;
+    /** Keep up to \`bytes\` of the response body for onComplete (record.response.body). */
+    captureResponse(bytes: number): void;
+    /** An AiGatewayError answer: {"success":false,"error":[{code,message}],"name":"AiGatewayError",…}. */
+    error(status: number, code: number, message: string): Response;
+  }
+
+  export type Next = () => Promise<Response>;
+
+  export interface Logger {
+    info(message: string): void;
+    warn(message: string): void;
+    error(message: string, error?: unknown): void;
+  }
+
+  export interface GatewayHandle {
+    readonly config: {
+      accountId?: string;
+      server: { hostname: string; port: number; adminToken?: string; maxBodyBytes: number };
+      storage: { sqlite: string };
+      gateways: Map<string, ResolvedGateway>;
+      configPath: string | null;
+      configDir: string;
+    };
+    /** Logs, cache, counters and tokens; see the README's "Stores" section. */
+    readonly stores: Record<string, unknown>;
+    readonly logger: Logger;
+  }
+
+  export interface Plugin {
+    name: string;
+    setup?(gateway: GatewayHandle): void | Promise<void>;
+    handle?(ctx: RequestContext, next: Next): Response | Promise<Response>;
+    onComplete?(record: RequestRecord, ctx: RequestContext): void | Promise<void>;
+    close?(): void | Promise<void>;
+    callsNextRepeatedly?: boolean;
+  }
+
+  export class GatewayError extends Error {
+    constructor(status: number, code: number, message: string, options?: { cause?: unknown });
+    readonly status: number;
+    readonly code: number;
+  }
+
+  export const ErrorCode: Readonly<Record<string, number>>;
+
+  export function defineConfig(config: Config): Config;
+  export function definePlugin<P extends Plugin>(plugin: P): P;
+  export function booleanOption(ctx: RequestContext, name: string): boolean | undefined;
+  export function integerOption(ctx: RequestContext, name: string, range?: { min?: number; max?: number }): number | undefined;
+}
+`;
