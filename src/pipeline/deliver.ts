@@ -80,22 +80,27 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
-          const { done: ended, value } = await reader.read();
-          if (ended) {
-            controller.close();
-            finish();
-            return;
-          }
-          outcome.size += value.byteLength;
-          capture.add(value);
-          sse?.feed(value);
-          controller.enqueue(value);
+          chunk = await reader.read();
         } catch (error) {
+          if (finished) return;
           outcome.streamError = error instanceof Error ? error.message : String(error);
           finish();
           controller.error(error);
+          return;
         }
+        // The client left while the provider's next chunk was on its way: nothing more to deliver.
+        if (finished) return;
+        if (chunk.done) {
+          controller.close();
+          finish();
+          return;
+        }
+        outcome.size += chunk.value.byteLength;
+        capture.add(chunk.value);
+        sse?.feed(chunk.value);
+        controller.enqueue(chunk.value);
       },
       cancel(reason) {
         outcome.aborted = true;

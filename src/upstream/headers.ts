@@ -19,8 +19,11 @@ const HOP_BY_HOP = new Set([
 /** The client's headers as they go upstream: no hop-by-hop header and no `cf-aig-*` header. */
 export function upstreamHeaders(client: Headers): Headers {
   const out = new Headers();
+  // RFC 9110 §7.6.1: headers the client's Connection header names are hop-by-hop too.
+  const connection = client.get("connection");
+  const named = connection ? new Set(connection.toLowerCase().split(",").map((token) => token.trim())) : null;
   for (const [name, value] of client) {
-    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-")) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-") || named?.has(name)) continue;
     out.append(name, value);
   }
   return out;
