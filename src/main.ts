@@ -3,6 +3,7 @@ import { parseArgs, UsageError } from "./cli/args.ts";
 import { check } from "./cli/check.ts";
 import { init } from "./cli/init.ts";
 import { serve } from "./cli/serve.ts";
+import { tokens } from "./cli/tokens.ts";
 import { ConfigError } from "./config/loader.ts";
 import { VERSION } from "./version.ts";
 
@@ -12,13 +13,18 @@ Usage:
   switchboard [serve] [--config PATH] [--port N]   start the gateway (default command)
   switchboard init [DIR]                           write gateway.config.ts, an example plugin and switchboard.d.ts
   switchboard check [--config PATH]                validate the config and exit
+  switchboard tokens create --gateway ID [--name N] [--expires 30d|12h|90m|4w|DATE] [--json]
+                                                   make a gateway token; it is printed once
+  switchboard tokens list [--gateway ID] [--json]  list gateway tokens (never their secrets)
+  switchboard tokens revoke ID                     revoke a gateway token; it stops working at once
   switchboard --version | --help
 
 Without --config, ./gateway.config.ts is used when present; otherwise a working default
 (one "default" gateway, logs in ./data/switchboard.db, port 8787).
+The tokens commands take --config PATH too; tokens live in the config's SQLite file, next to the logs.
 Environment: SWITCHBOARD_ADMIN_TOKEN sets server.adminToken when the config does not.`;
 
-const commands: Record<string, (args: ReturnType<typeof parseArgs>) => Promise<void>> = { serve, init, check };
+const commands: Record<string, (args: ReturnType<typeof parseArgs>) => Promise<void>> = { serve, init, check, tokens };
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);

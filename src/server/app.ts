@@ -17,7 +17,9 @@ export function createApp(runtime: Runtime) {
   const routes = {
     "/v1/*": (request: Request, server: Server<unknown>) => proxy(request, server.requestIP(request)?.address ?? null),
   };
+  // The admin API comes first so its own error handler (V4 envelope) wins for its routes.
   return new Elysia({ name: "switchboard", serve: { development: false, routes } })
+    .use(adminApi(runtime.handle))
     .onError(function renderError({ code, error, request }) {
       if (code === "NOT_FOUND") {
         const { pathname } = new URL(request.url);
@@ -27,6 +29,5 @@ export function createApp(runtime: Runtime) {
       runtime.handle.logger.error(`unhandled error on ${request.method} ${request.url}`, error);
       return refused(toGatewayError(error), request.headers);
     })
-    .get("/health", () => ({ status: "ok" }))
-    .use(adminApi(runtime.handle));
+    .get("/health", () => ({ status: "ok" }));
 }

@@ -4,6 +4,7 @@ import type { GatewayHandle } from "../../pipeline/types.ts";
 import { adminAuthorizer } from "./auth.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
 import { logRoutes } from "./logs.ts";
+import { tokenRoutes } from "./tokens.ts";
 
 /** Where Cloudflare's management API lives, so its SDKs work with `baseURL: "<switchboard>/client/v4"`. */
 export const ADMIN_PREFIX = "/client/v4/accounts/:account/ai-gateway";
@@ -12,7 +13,7 @@ const searchParams = (request: Request) => new URL(request.url).searchParams;
 
 /**
  * The admin API: Cloudflare's AI Gateway management endpoints for gateways (read-only: they live in
- * the config) and logs (list, get, bodies, feedback, delete). Every route needs
+ * the config), logs (list, get, bodies, feedback, delete) and gateway tokens (list, create, revoke). Every route needs
  * `Authorization: Bearer <server.adminToken>`; answers use the V4 envelope, errors included.
  *
  * @example
@@ -23,6 +24,7 @@ export function adminApi(gw: GatewayHandle) {
   const authorize = adminAuthorizer(gw.config.server.adminToken);
   const gateways = gatewayRoutes(gw.config);
   const logs = logRoutes(gw.stores.logs);
+  const tokens = tokenRoutes(gw.stores.tokens);
 
   return (
     new Elysia({ prefix: ADMIN_PREFIX })
@@ -54,5 +56,12 @@ export function adminApi(gw: GatewayHandle) {
         // Read the body ourselves so malformed JSON is our 400 with a clear message, not a framework error.
         { parse: "none" },
       )
+      .get("/gateways/:gateway/tokens", ({ params }) => tokens.list(requireGateway(gw.config, params.gateway).id))
+      .post(
+        "/gateways/:gateway/tokens",
+        async ({ params, request }) => tokens.create(requireGateway(gw.config, params.gateway).id, await request.text()),
+        { parse: "none" },
+      )
+      .delete("/gateways/:gateway/tokens/:id", ({ params }) => tokens.revoke(requireGateway(gw.config, params.gateway).id, params.id))
   );
 }

@@ -1,0 +1,100 @@
+import type { Database, Statement } from "bun:sqlite";
+import { generateSecret, hashSecret, newTokenId, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
+import { migrate } from "./db.ts";
+
+/** Append only: entry i moves the "tokens" concern from version i to i + 1. */
+const TOKEN_MIGRATIONS = [
+  `CREATE TABLE gateway_tokens (
+    id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    name TEXT,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX gateway_tokens_by_gateway ON gateway_tokens (gateway_id, created_at);`,
+];
+
+interface TokenRow {
+  id: string;
+  gateway_id: string;
+  name: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+const COLUMNS = "id, gateway_id, name, created_at, expires_at, revoked_at";
+
+const toToken = (row: TokenRow): GatewayToken => ({
+  id: row.id,
+  gatewayId: row.gateway_id,
+  name: row.name,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+});
+
+/**
+ * The default `TokenStore`, in the SQLite file the other stores share. Every call reads the file, so a
+ * token made or revoked by `switchboard tokens` in another process counts on the next request (WAL).
+ *
+ * @example
+ * const tokens = new SqliteTokenStore(openDatabase(config.storage.sqlite));
+ */
+export class SqliteTokenStore implements TokenStore {
+  private readonly insert: Statement;
+  private readonly byHash: Statement<TokenRow, [string, string, number]>;
+  private readonly all: Statement<TokenRow, []>;
+  private readonly ofGateway: Statement<TokenRow, [string]>;
+  private readonly revokeAny: Statement<TokenRow, [number, string]>;
+  private readonly revokeOfGateway: Statement<TokenRow, [number, string, string]>;
+
+  constructor(db: Database) {
+    migrate(db, "tokens", TOKEN_MIGRATIONS);
+    this.insert = db.query(`INSERT INTO gateway_tokens (${COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, NULL, ?)`);
+    this.byHash = db.query(
+      `SELECT ${COLUMNS} FROM gateway_tokens
+       WHERE hash = ? AND gateway_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+    );
+    this.all = db.query(`SELECT ${COLUMNS} FROM gateway_tokens ORDER BY created_at, id`);
+    this.ofGateway = db.query(`SELECT ${COLUMNS} FROM gateway_tokens WHERE gateway_id = ? ORDER BY created_at, id`);
+    // COALESCE keeps the first revocation time, so revoking twice is harmless.
+    this.revokeAny = db.query(`UPDATE gateway_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? RETURNING ${COLUMNS}`);
+    this.revokeOfGateway = db.query(
+      `UPDATE gateway_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND gateway_id = ? RETURNING ${COLUMNS}`,
+    );
+  }
+
+  async create(input: NewToken): Promise<CreatedToken> {
+    const token = generateSecret();
+    const info: GatewayToken = {
+      id: newTokenId(),
+      gatewayId: input.gatewayId,
+      name: input.name ?? null,
+      createdAt: Date.now(),
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+    };
+    this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hashSecret(token));
+    return { token, info };
+  }
+
+  async list(gatewayId?: string): Promise<GatewayToken[]> {
+    const rows = gatewayId === undefined ? this.all.all() : this.ofGateway.all(gatewayId);
+    return rows.map(toToken);
+  }
+
+  async revoke(id: string, gatewayId?: string): Promise<boolean> {
+    const now = Date.now();
+    const row = gatewayId === undefined ? this.revokeAny.get(now, id) : this.revokeOfGateway.get(now, id, gatewayId);
+    return row !== null;
+  }
+
+  async verify(gatewayId: string, secret: string, now = Date.now()): Promise<GatewayToken | null> {
+    // The lookup is by the secret's SHA-256: its timing says nothing about the secret itself.
+    const row = this.byHash.get(hashSecret(secret), gatewayId, now);
+    return row ? toToken(row) : null;
+  }
+}
