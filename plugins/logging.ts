@@ -1,4 +1,14 @@
-import { booleanOption, definePlugin, type LogStore, type RequestContext } from "switchboard";
+import { booleanOption, definePlugin, type LogStore, type RequestContext, type RequestRecord } from "switchboard";
+
+type Side = RequestRecord["request"];
+
+/** Another plugin (the cache) may have asked for more of the body than the logs keep: cut to the gateway's cap. */
+function withPayloadCap(record: RequestRecord, cap: number): RequestRecord {
+  const over = (side: Side) => side.body !== null && side.body.byteLength > cap;
+  if (!over(record.request) && !over(record.response)) return record;
+  const cut = (side: Side): Side => (over(side) ? { ...side, body: side.body!.subarray(0, cap), truncated: true } : side);
+  return { ...record, request: cut(record.request), response: cut(record.response) };
+}
 
 /**
  * Keeps one record per request in the log store. Per request, `cf-aig-collect-log: false` keeps
@@ -33,7 +43,7 @@ export function logging() {
         record.collectLog = ctx.collectLog;
         record.collectPayload = ctx.collectPayload;
       }
-      if (record.collectLog) store.append(record);
+      if (record.collectLog) store.append(withPayloadCap(record, ctx.gateway.logs.maxPayloadBytes));
     },
     close() {
       return store.flush();

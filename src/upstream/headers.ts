@@ -16,6 +16,9 @@ const HOP_BY_HOP = new Set([
   "accept-encoding",
 ]);
 
+/** Cloudflare's deprecated spellings of cf-aig-cache-ttl / cf-aig-skip-cache: gateway options, never the provider's. */
+const DEPRECATED_OPTIONS = new Set(["cf-cache-ttl", "cf-skip-cache"]);
+
 /** The client's headers as they go upstream: no hop-by-hop header and no `cf-aig-*` header. */
 export function upstreamHeaders(client: Headers): Headers {
   const out = new Headers();
@@ -23,13 +26,13 @@ export function upstreamHeaders(client: Headers): Headers {
   const connection = client.get("connection");
   const named = connection ? new Set(connection.toLowerCase().split(",").map((token) => token.trim())) : null;
   for (const [name, value] of client) {
-    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-") || named?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-") || DEPRECATED_OPTIONS.has(name) || named?.has(name)) continue;
     out.append(name, value);
   }
   return out;
 }
 
-const NOT_FOR_CLIENT = ["connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "date", "server"];
+const NOT_FOR_CLIENT = ["connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "date"];
 
 /**
  * The provider's headers made fit for the client, in place (no copy on the hot path). Bun's fetch

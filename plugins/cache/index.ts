@@ -1,0 +1,124 @@
+import { definePlugin, type CacheEntry, type CacheStore, type Logger, type Next, type RequestContext } from "switchboard";
+import { entryFromRecord, replay, replayableHeaders, type PendingWrite } from "./entry.ts";
+import { Flights, type Land } from "./flights.ts";
+import { cacheKey } from "./key.ts";
+import { cachePolicy, MAX_CACHED_BYTES, type CachePolicy } from "./policy.ts";
+
+export { cacheKey } from "./key.ts";
+export { CUSTOM_KEY_TTL_SECONDS, MAX_CACHED_BYTES, MAX_TTL_SECONDS } from "./policy.ts";
+
+/** Options of {@link cache}; the built-in `"cache"` uses the defaults. */
+export interface CacheOptions {
+  /** The clock, in epoch ms, that decides expiry (tests move it forward). @default Date.now */
+  now?: () => number;
+  /** How often expired entries are deleted from the store, in ms (the timer never keeps the process alive). @default 60000 */
+  purgeIntervalMs?: number;
+}
+
+/**
+ * Answers identical requests from the cache (built-in `"cache"`). Off unless the gateway sets
+ * `cache: { ttl }` or the request sends `cf-aig-cache-ttl` (> 0) or `cf-aig-cache-key`;
+ * `cf-aig-cache-ttl: 0` and `cf-aig-skip-cache: true` turn it off for one request. Every answer says
+ * `cf-aig-cache-status: HIT` or `MISS`; a hit sends nothing upstream, costs 0 and is logged cached.
+ *
+ * Only 2xx answers of at most 25 MiB that were delivered whole are stored, streams included (a hit
+ * replays the same SSE bytes). Concurrent identical misses make one upstream call: the others wait
+ * for it and answer HIT from what it stored; when it stored nothing (non-2xx, error, too large), each
+ * of them goes upstream on its own.
+ *
+ * @example
+ * export default defineConfig({ gateways: { default: { cache: { ttl: 3600 } } }, plugins: ["cache", "logging"] });
+ */
+export function cache(options: CacheOptions = {}) {
+  const { now = Date.now, purgeIntervalMs = 60_000 } = options;
+  const flights = new Flights();
+  const pending = new WeakMap<RequestContext, PendingWrite & { land: Land | null }>();
+  let store: CacheStore;
+  let logger: Logger;
+  let purgeTimer: ReturnType<typeof setInterval> | null = null;
+
+  async function read(key: string): Promise<CacheEntry | null> {
+    try {
+      return await store.get(key, now());
+    } catch (error) {
+      logger.error("cache: reading an entry failed; answering from the provider", error);
+      return null;
+    }
+  }
+
+  async function forward(ctx: RequestContext, next: Next, key: string, policy: CachePolicy, land: Land | null): Promise<Response> {
+    let response: Response;
+    try {
+      response = await next();
+    } catch (error) {
+      land?.(null);
+      throw error;
+    }
+    if (response.status < 200 || response.status > 299) {
+      land?.(null);
+      return response;
+    }
+    ctx.captureResponse(MAX_CACHED_BYTES);
+    // The provider's own headers, taken here: the record only has a redacted copy.
+    const headers = replayableHeaders(response.headers);
+    pending.set(ctx, { key, ttlSeconds: policy.ttlSeconds, status: response.status, headers, step: ctx.stepIndex, receivedAt: now(), land });
+    return response;
+  }
+
+  /** Stores the entry; resolves it when it was stored, null when it could not be. */
+  async function save(key: string, entry: CacheEntry): Promise<CacheEntry | null> {
+    try {
+      await store.put(key, entry);
+      return entry;
+    } catch (error) {
+      logger.error("cache: writing an entry failed", error);
+      return null;
+    }
+  }
+
+  return definePlugin({
+    name: "cache",
+    setup(gateway) {
+      store = gateway.stores.cache;
+      logger = gateway.logger;
+      const purge = () => {
+        store.purgeExpired(now()).catch((error) => logger.error("cache: purging expired entries failed", error));
+      };
+      purge();
+      purgeTimer = setInterval(purge, purgeIntervalMs);
+      purgeTimer.unref();
+    },
+    async handle(ctx, next) {
+      // A plugin further out retried through us: the earlier attempt's answer is not the one delivered.
+      const earlier = pending.get(ctx);
+      if (earlier) {
+        pending.delete(ctx);
+        earlier.land?.(null);
+      }
+      const policy = cachePolicy(ctx);
+      if (!policy) return next();
+      const key = cacheKey(ctx, policy.customKey);
+      const stored = await read(key);
+      if (stored) return replay(ctx, stored);
+      const waiting = flights.follow(key);
+      if (waiting) {
+        const landed = await waiting;
+        if (landed && landed.expiresAt > now()) return replay(ctx, landed);
+        return forward(ctx, next, key, policy, null);
+      }
+      return forward(ctx, next, key, policy, flights.lead(key));
+    },
+    async onComplete(record, ctx) {
+      const write = pending.get(ctx);
+      if (!write) return;
+      pending.delete(ctx);
+      const entry = entryFromRecord(record, write);
+      // Always land, stored or not: followers are waiting on it.
+      write.land?.(entry ? await save(write.key, entry) : null);
+    },
+    close() {
+      if (purgeTimer) clearInterval(purgeTimer);
+      purgeTimer = null;
+    },
+  });
+}
