@@ -3,11 +3,21 @@
  *
  *   bun bench/load.ts --url http://127.0.0.1:PORT/v1/chat/completions \
  *     [--connections 32] [--duration 5] [--warmup 1] [--body '{"…"}'] [--header 'k: v']… \
- *     [--client raw|fetch]
+ *     [--client raw|fetch] [--unique] [--count-header NAME]
  *
  * N workers, each one keep-alive connection in a closed loop: POST the same body, read the whole
  * response, repeat. A warm-up runs first and is not measured. Prints one JSON line on stdout:
  *   {rps, p50, p99, mean, max, errors, n, total, seconds, driverCpu, …}
+ *
+ * --unique makes every request's body different (so a cache never hits): each `{{n}}` in --body is
+ * replaced per request by a 16-digit zero-padded number, the same width every time so
+ * Content-Length never changes. The numbers count up from Date.now() × 1000 (µs since the epoch)
+ * at start, one per request across all workers, so they are unique within a run and — as long as
+ * a run sends under 10⁶ requests/s — across successive runs against the same server too. The raw
+ * client patches the digits into its own copy of the prebuilt request bytes at known offsets; the
+ * fetch client builds the string. --unique without `{{n}}` in the body is refused (exit 2).
+ * --count-header NAME counts the values of that response header over the measured 2xx responses
+ * (`headerCounts` in the JSON, values lower-cased, e.g. {"hit": 41210} for cf-aig-cache-status).
  * where latencies are ms from just before fetch() until the last body byte, n counts the 2xx
  * responses completed inside the measured window, errors counts non-2xx responses and failures
  * over the whole run (warm-up included: a target that fails while warming up is still broken),
@@ -26,7 +36,10 @@ const { values } = parseArgs({
     body: { type: "string", default: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' },
     header: { type: "string", multiple: true, default: [] },
     client: { type: "string", default: "raw" },
+    unique: { type: "boolean", default: false },
+    "count-header": { type: "string" },
   },
+  strict: true,
 });
 if (!values.url || !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(values.url)) {
   console.error("load: --url must be a loopback http:// URL");
@@ -38,7 +51,36 @@ const durationMs = Math.min(600, Math.max(0.5, Number(values.duration) || 5)) * 
 const warmupMs = Math.min(60, Math.max(0, Number(values.warmup) || 0)) * 1000;
 const GRACE_MS = 10_000; // a request still open this long after the end is a failure, not a wait
 
-const body = Buffer.from(values.body); // one buffer, sent by every request
+/** `{{n}}` in the body, replaced per request under --unique by UNIQUE_DIGITS digits. */
+const PLACEHOLDER = "{{n}}";
+const UNIQUE_DIGITS = 16;
+const unique = values.unique;
+if (unique && !values.body.includes(PLACEHOLDER)) {
+  console.error(`load: --unique needs the placeholder ${PLACEHOLDER} in --body (it is replaced by a per-request number)`);
+  process.exit(2);
+}
+/** The body split at its placeholders (one part when not --unique: the body as is). */
+const bodyParts = unique ? values.body.split(PLACEHOLDER) : [values.body];
+const ZEROS = "0".repeat(UNIQUE_DIGITS);
+/** Next per-request number; see the header comment for why it starts at the clock. */
+let nextUnique = Date.now() * 1000;
+const takeUnique = () => nextUnique++;
+const digitsOf = (x: number) => String(x).padStart(UNIQUE_DIGITS, "0").slice(-UNIQUE_DIGITS);
+/** Writes x as UNIQUE_DIGITS decimal digits into buf at off (no string, no allocation). */
+function writeDigits(buf: Buffer, off: number, x: number) {
+  for (let i = off + UNIQUE_DIGITS - 1; i >= off; i--) {
+    const q = Math.floor(x / 10);
+    buf[i] = 48 + (x - q * 10);
+    x = q;
+  }
+}
+/** The body with zeros in every placeholder: sent as is without --unique; the template with it. */
+const body = Buffer.from(bodyParts.join(ZEROS));
+const countHeader = values["count-header"]?.toLowerCase();
+const countHeaderRe = countHeader
+  ? new RegExp(`\\r\\n${countHeader.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[ \\t]*([^\\r]*)`)
+  : null;
+const headerCounts: Record<string, number> = {};
 const headers = new Headers({ "content-type": "application/json" });
 for (const h of values.header) {
   const i = h.indexOf(":");
@@ -68,12 +110,16 @@ function fail(what: string) {
   if (errorSamples.length < 5 && !errorSamples.includes(what)) errorSamples.push(what);
 }
 
-function record(t0: number, t1: number, status: number) {
+function record(t0: number, t1: number, status: number, counted?: string | null) {
   total++;
   if (status < 200 || status > 299) {
     statuses[status] = (statuses[status] ?? 0) + 1;
     fail(`HTTP ${status}`);
   } else if (measuring && t0 >= tStart) {
+    if (countHeader) {
+      const v = counted ?? "(none)";
+      headerCounts[v] = (headerCounts[v] ?? 0) + 1;
+    }
     const ms = t1 - t0;
     if (n < CAP) samples[n] = ms;
     else {
@@ -91,12 +137,13 @@ async function fetchWorker() {
   const init: RequestInit = { method: "POST", headers, body, keepalive: true };
   // Bounded by time: `stopping` is set by a timer, and the watchdog below ends the process.
   while (!stopping) {
+    if (unique) init.body = bodyParts.join(digitsOf(takeUnique()));
     const t0 = performance.now();
     inflight++;
     try {
       const res = await fetch(url, init);
       await res.arrayBuffer();
-      record(t0, performance.now(), res.status);
+      record(t0, performance.now(), res.status, countHeader ? (res.headers.get(countHeader)?.toLowerCase() ?? null) : null);
     } catch (e) {
       total++;
       fail(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
@@ -124,12 +171,25 @@ function rawWorker(): Promise<void> {
   let head = `POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\naccept: */*\r\nuser-agent: switchboard-bench\r\n`;
   headers.forEach((v, k) => (head += `${k}: ${v}\r\n`));
   head += `content-length: ${body.length}\r\n\r\n`;
-  const request = Buffer.concat([Buffer.from(head, "latin1"), body]);
+  // This worker's own copy: under --unique its digits are rewritten in place before each send (the
+  // previous request was written in full by then — its whole response has been read).
+  const headBytes = Buffer.from(head, "latin1");
+  const request = Buffer.concat([headBytes, body]);
+  const digitOffsets: number[] = [];
+  if (unique) {
+    let off = headBytes.length;
+    for (let i = 0; i < bodyParts.length - 1; i++) {
+      off += Buffer.byteLength(bodyParts[i]!);
+      digitOffsets.push(off);
+      off += UNIQUE_DIGITS;
+    }
+  }
 
   return new Promise<void>((done) => {
     let state = HEAD;
     let need = 0;
     let status = 0;
+    let counted: string | null = null;
     let closeAfter = false;
     let pending: Buffer | null = null;
     let unwritten: Buffer | null = null;
@@ -143,13 +203,17 @@ function rawWorker(): Promise<void> {
       busy = true;
       inflight++;
       state = HEAD;
+      if (unique) {
+        const x = takeUnique();
+        for (const off of digitOffsets) writeDigits(request, off, x);
+      }
       const w = s.write(request);
       unwritten = w < request.length ? request.subarray(Math.max(0, w)) : null;
     };
     const finish = (s: any) => {
       busy = false;
       inflight--;
-      record(t0, performance.now(), status);
+      record(t0, performance.now(), status, counted);
       if (closeAfter) return s.end(); // the server said Connection: close; `close` reconnects
       send(s);
     };
@@ -177,6 +241,7 @@ function rawWorker(): Promise<void> {
                 const h = data.toString("latin1", off, end).toLowerCase();
                 status = Number(h.slice(9, 12));
                 closeAfter = /\r\nconnection:\s*close/.test(h);
+                if (countHeaderRe) counted = countHeaderRe.exec(h)?.[1]?.trim() ?? null;
                 off = end + 4;
                 const cl = /\r\ncontent-length:\s*(\d+)/.exec(h);
                 if (/\r\ntransfer-encoding:[^\r]*chunked/.test(h)) state = CHUNK_SIZE;
@@ -217,7 +282,7 @@ function rawWorker(): Promise<void> {
             if (busy) {
               busy = false;
               inflight--;
-              if (state === UNTIL_CLOSE) record(t0, performance.now(), status);
+              if (state === UNTIL_CLOSE) record(t0, performance.now(), status, counted);
               else {
                 fail("connection closed mid-response");
                 reconnects++;
@@ -269,6 +334,8 @@ function report(hung: number) {
     hung,
     statuses,
     errorSamples,
+    ...(countHeader ? { headerCounts } : {}),
+    ...(unique ? { unique: true } : {}),
     driverCpu: seconds > 0 ? Math.round((cpuUs / 1e6 / seconds) * 1000) / 1000 : 0,
   };
   process.stdout.write(JSON.stringify(out) + "\n");

@@ -1,7 +1,7 @@
 /**
  * `bun run bench` — how much does Switchboard cost on top of the least a Bun proxy can do?
  *
- *   bun bench/run.ts [--targets upstream,bare,gateway] [--connections 1,32] [--duration 5]
+ *   bun bench/run.ts [--targets upstream,bare,gateway,…] [--connections 1,32] [--duration 5]
  *                    [--warmup 1] [--rounds 1] [--delay 0] [--stream] [--client raw|fetch]
  *                    [--json out.json]
  *
@@ -13,9 +13,20 @@
  *               This is the floor every ratio is taken against.
  *   - gateway   `bun src/main.ts serve --config <tmp>/gateway.config.ts`, logging with payloads
  *               to SQLite in a temp dir, requests to /v1/local/default/openai/chat/completions.
+ *   - gateway-chain      the whole default chain switched on: auth (a config token, sent in
+ *               cf-aig-authorization), cf-aig-metadata, a rate limit keyed on metadata:user that is
+ *               never reached, cache on (ttl 300) with a different body every request (--unique),
+ *               so every request is a MISS that hashes, looks up, goes upstream and writes; logs on.
+ *   - gateway-cache-hit  cache on (ttl 300), logs on, the same body every time: after the first
+ *               request every answer is a HIT and nothing goes upstream.
+ *   Both check `cf-aig-cache-status` on every measured answer (all MISS / all HIT) and count a
+ *   mismatch as an error: a target that does not measure what its name says is broken.
+ * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit. Diagnostic ones
+ * (gateway-nolog, gateway-noplugins) run only with --targets.
  * For each connection count, round and target (targets interleaved, so drift on a shared machine
  * hits them alike), bench/load.ts runs as its own process: N keep-alive connections in a closed
- * loop posting the same JSON body, a warm-up, then `--duration` seconds measured.
+ * loop posting the same JSON body (or, for --unique targets, one with a per-request number in it),
+ * plus the target's own headers, a warm-up, then `--duration` seconds measured.
  *
  * The table shows req/s, p50 and p99 latency (ms, until the last body byte), errors, the ratio
  * of req/s to the bare proxy's and the p50/p99 difference from it in ms, the server's CPU time per
@@ -24,7 +35,13 @@
  * else the (shared, 2-core) machine is doing. With --rounds > 1 the round with the median req/s
  * is shown per (target, connections); every round is in the JSON.
  *
- * Exits 1 when any target returns errors or fails to start, 2 on bad arguments.
+ * Under the table, the performance targets from the issues (GOALS below) print as PASS/FAIL lines
+ * when the rows they need were run: each is computed per round against the bare proxy's row of the
+ * same round, and the median over rounds is judged (the per-round values are printed too). A missed
+ * goal is reported, not an error: it does not change the exit code.
+ *
+ * Exits 1 when any target returns errors (any non-2xx answer counts) or fails to start, 2 on bad
+ * arguments.
  *
  * Adding a target (e.g. a gateway with logging off) is one entry in TARGETS below.
  */
@@ -88,6 +105,10 @@ const BODY = JSON.stringify({
   max_tokens: 32,
   ...(args.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
 });
+/** For `unique` targets: the same request with `{{n}}`, which load.ts replaces per request. */
+const UNIQUE_BODY = BODY.replace("in one short sentence.", "in one short sentence. #{{n}}");
+if (UNIQUE_BODY === BODY) throw new Error("bench: UNIQUE_BODY has no {{n}}");
+/** Sent by every target, besides the target's own `headers`. */
 const HEADERS = ["authorization: Bearer sk-bench"];
 
 // ---------------------------------------------------------------------------------------------
@@ -182,6 +203,12 @@ interface Target {
   name: string;
   /** Request path on the target's URL. */
   path: string;
+  /** Extra request headers for this target (besides HEADERS). */
+  headers?: Record<string, string>;
+  /** Every request gets a different body (load.ts --unique with UNIQUE_BODY), so a cache never hits. */
+  unique?: boolean;
+  /** Every measured 2xx answer must carry this header with this value (case-insensitive); else errors. */
+  expectHeader?: { name: string; value: string };
   /** Why this target cannot run here, or null. Checked only when it is requested. */
   unavailable?(): string | null;
   start(env: Env): Promise<Running>;
@@ -222,7 +249,10 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
-const DEFAULT_TARGETS = ["upstream", "bare", "gateway"];
+const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit"];
+
+const BENCH_TOKEN = "bench-token-0123456789abcdef";
+const LOGS_ON = { collect: true, payloads: true };
 
 const TARGETS: Target[] = [
   // The shared mock itself; stopping it is the orchestrator's job, not this target's.
@@ -232,7 +262,25 @@ const TARGETS: Target[] = [
     path: "/v1/chat/completions",
     start: ({ upstream }) => spawnServer("bare", [BUN, join(HERE, "bare-proxy.ts"), "--upstream", upstream.url]),
   },
-  gatewayTarget("gateway", { logs: { collect: true, payloads: true } }),
+  gatewayTarget("gateway", { logs: LOGS_ON }),
+  // Everything in the default chain switched on; the cache always misses (a new body each time).
+  {
+    ...gatewayTarget("gateway-chain", {
+      logs: LOGS_ON,
+      authentication: true,
+      tokens: [BENCH_TOKEN],
+      rateLimit: { limit: 1_000_000_000, interval: 60, key: "metadata:user" },
+      cache: { ttl: 300 },
+    }),
+    headers: { "cf-aig-authorization": `Bearer ${BENCH_TOKEN}`, "cf-aig-metadata": '{"user":"bench","team":"perf"}' },
+    unique: true,
+    expectHeader: { name: "cf-aig-cache-status", value: "MISS" },
+  },
+  // The same body every time: after the first request every answer comes from the cache.
+  {
+    ...gatewayTarget("gateway-cache-hit", { logs: LOGS_ON, cache: { ttl: 300 } }),
+    expectHeader: { name: "cf-aig-cache-status", value: "HIT" },
+  },
   // Diagnostic variants (run with --targets): where the gap to the floor goes.
   gatewayTarget("gateway-nolog", { logs: { collect: false } }),
   gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
@@ -274,6 +322,7 @@ interface LoadResult {
   driverCpu: number;
   statuses: Record<string, number>;
   errorSamples: string[];
+  headerCounts?: Record<string, number>;
 }
 interface Row extends LoadResult {
   target: string;
@@ -286,10 +335,14 @@ interface Row extends LoadResult {
   vsUpstream?: { rpsRatio: number; p50DeltaMs: number; p99DeltaMs: number };
 }
 
-async function runLoad(url: string, connections: number): Promise<LoadResult> {
+async function runLoad(t: Target, url: string, connections: number): Promise<LoadResult> {
   const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", String(connections)];
-  cmd.push("--duration", String(duration), "--warmup", String(warmup), "--body", BODY, "--client", args.client!);
+  cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", args.client!);
+  cmd.push("--body", t.unique ? UNIQUE_BODY : BODY);
+  if (t.unique) cmd.push("--unique");
+  if (t.expectHeader) cmd.push("--count-header", t.expectHeader.name);
   for (const h of HEADERS) cmd.push("--header", h);
+  for (const [k, v] of Object.entries(t.headers ?? {})) cmd.push("--header", `${k}: ${v}`);
   const proc = Bun.spawn(cmd, { cwd: REPO, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   children.add(proc);
   const killer = setTimeout(() => proc.kill("SIGKILL"), (warmup + duration + 30) * 1000);
@@ -337,6 +390,64 @@ function table(rows: Row[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+/** Performance targets from the issues, checked against the rows shown (median rounds). */
+interface Goal {
+  target: string;
+  connections: number;
+  what: string;
+  /** The measured figure, given the row and the bare proxy's row at the same connection count. */
+  value(r: Row, bare: Row): number;
+  pass(x: number): boolean;
+  show(x: number): string;
+}
+const GOALS: Goal[] = [
+  {
+    target: "gateway", connections: 32, what: "req/s ≥ 0.80 × bare",
+    value: (r, b) => r.rps / b.rps, pass: (x) => x >= 0.8, show: (x) => `${x.toFixed(3)} × bare`,
+  },
+  {
+    target: "gateway", connections: 1, what: "p50 ≤ bare + 0.100 ms",
+    value: (r, b) => r.p50 - b.p50, pass: (x) => x <= 0.1, show: (x) => `${signed(x)} ms`,
+  },
+  {
+    target: "gateway-chain", connections: 32, what: "req/s ≥ 0.75 × bare",
+    value: (r, b) => r.rps / b.rps, pass: (x) => x >= 0.75, show: (x) => `${x.toFixed(3)} × bare`,
+  },
+  {
+    target: "gateway-cache-hit", connections: 32, what: "req/s ≥ 1.5 × bare",
+    value: (r, b) => r.rps / b.rps, pass: (x) => x >= 1.5, show: (x) => `${x.toFixed(3)} × bare`,
+  },
+];
+
+/**
+ * Each goal is computed per round from the target's and the bare proxy's rows of that same round
+ * (run back to back, so they saw the same machine), and the median over rounds is judged: on a
+ * shared machine that is steadier than a ratio of the two independently chosen median rows.
+ */
+function checkGoals(all: Row[]) {
+  const out: { target: string; connections: number; goal: string; value: number; perRound: number[]; pass: boolean; line: string }[] = [];
+  for (const g of GOALS) {
+    const perRound: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const at = (name: string) => all.find((x) => x.target === name && x.connections === g.connections && x.round === round);
+      const r = at(g.target);
+      const b = at("bare");
+      if (r && b && b.rps > 0) perRound.push(g.value(r, b));
+    }
+    if (!perRound.length) continue;
+    const sorted = [...perRound].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const value = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const pass = g.pass(value);
+    const spread = perRound.length > 1 ? ` (median of ${perRound.length} rounds: ${perRound.map((x) => g.show(x).split(" ")[0]).join(", ")})` : "";
+    out.push({
+      target: g.target, connections: g.connections, goal: g.what, value, perRound, pass,
+      line: `${pass ? "PASS" : "FAIL"}  ${g.target} c=${g.connections}: ${g.what} — measured ${g.show(value)}${spread}`,
+    });
+  }
+  return out;
 }
 
 const compare = (r: Row, base: Row | undefined) =>
@@ -393,7 +504,21 @@ async function main(): Promise<number> {
           if (!r) continue;
           const s0 = cpuSeconds(r.pid);
           const u0 = cpuSeconds(upstream.pid);
-          const res = await runLoad(r.url + t.path, connections);
+          const res = await runLoad(t, r.url + t.path, connections);
+          if (t.expectHeader) {
+            // Every measured 2xx answer must say what the target is about (e.g. all HITs).
+            const want = t.expectHeader.value.toLowerCase();
+            const counts = res.headerCounts ?? {};
+            const wrong = Object.entries(counts).filter(([v]) => v !== want);
+            const bad = wrong.reduce((a, [, c]) => a + c, 0);
+            if (bad || !res.headerCounts) {
+              res.errors += bad || 1;
+              res.errorSamples.push(
+                `${t.expectHeader.name} was not ${t.expectHeader.value} on ${bad} of ${res.n} measured answers ` +
+                  `(${wrong.map(([v, c]) => `${v}: ${c}`).join(", ") || "not counted"})`,
+              );
+            }
+          }
           const s1 = cpuSeconds(r.pid);
           const u1 = cpuSeconds(upstream.pid);
           const per = (d: number) => (res.total > 0 ? (d * 1e6) / res.total : NaN);
@@ -429,15 +554,23 @@ async function main(): Promise<number> {
   console.log("\n" + table(shown));
   console.log(
     "\nrps/bare = req/s ÷ bare proxy's; Δbare = ms above the bare proxy; srv µs/req = the target process's CPU per request;" +
-      "\ndriver cores = the load driver's own CPU. Compare within one run only.",
+      "\ndriver cores = the load driver's own CPU. Compare within one run only." +
+      `\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the start: ${info.loadavg.map((x) => x.toFixed(2)).join(" ")})`,
   );
+  const goals = checkGoals(all);
+  if (goals.length) console.log("\ntargets (from the issues; reported, not enforced):\n" + goals.map((g) => "  " + g.line).join("\n"));
 
   if (args.json) {
     const out = {
       date: new Date().toISOString(),
       machine: info,
-      settings: { targets: targets.map((t) => t.name), connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, client: args.client, body: BODY },
+      settings: {
+        targets: targets.map((t) => ({ name: t.name, path: t.path, headers: t.headers ?? {}, unique: !!t.unique, expectHeader: t.expectHeader })),
+        connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, client: args.client,
+        body: BODY, uniqueBody: UNIQUE_BODY, headers: HEADERS,
+      },
       results: shown,
+      goals: goals.map(({ line: _, ...g }) => g),
       rounds: all,
     };
     writeFileSync(resolve(args.json), JSON.stringify(out, null, 2) + "\n");

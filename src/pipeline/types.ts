@@ -1,6 +1,9 @@
 import type { ResolvedConfig } from "../config/defaults.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
+import type { TokenStore } from "../store/tokens.ts";
 import type { LogStore } from "../store/types.ts";
+import type { CounterStore } from "../store/counters.ts";
+import type { CacheStore } from "../store/cache.ts";
 import type { RequestContext } from "./context.ts";
 import type { RequestRecord } from "./record.ts";
 
@@ -15,6 +18,12 @@ export interface Logger {
 /** The storage a plugin may use. Swapping SQLite for another backend changes what is behind these, never a plugin. */
 export interface Stores {
   logs: LogStore;
+  /** Windowed counters for rate limits (in-process by default). */
+  counters: CounterStore;
+  /** Gateway tokens made at run time (hashed); the auth plugin verifies against it. */
+  tokens: TokenStore;
+  /** Cached answers (SQLite by default, so they survive a restart). */
+  cache: CacheStore;
 }
 
 /** What `setup(gateway)` receives: the validated config, the stores, the providers and a logger. */

@@ -1,7 +1,11 @@
 import type { ResolvedConfig } from "../config/defaults.ts";
 import type { Logger, Stores } from "../pipeline/types.ts";
+import { MemoryCounterStore } from "./memory/counters.ts";
 import { openDatabase } from "./sqlite/db.ts";
 import { SqliteLogStore } from "./sqlite/logs.ts";
+import { SqliteTokenStore } from "./sqlite/tokens.ts";
+import { SqliteCacheStore } from "./sqlite/cache.ts";
+import { MemoryCacheFront } from "./memory/cache-front.ts";
 
 export interface OpenStores {
   stores: Stores;
@@ -16,12 +20,18 @@ export interface OpenStores {
 export function openStores(config: ResolvedConfig, logger: Logger): OpenStores {
   const db = openDatabase(config.storage.sqlite);
   const logs = new SqliteLogStore(db, { logger, retention: (id) => config.gateways.get(id)?.logs, closeDatabase: false });
-  logs.pruneAll(config.gateways.keys());
-  const stores: Stores = { logs };
+  // In the writer thread, while the server starts: a big first prune does not hold up requests.
+  logs.pruneAll(config.gateways.keys()).catch((error) => logger.error("applying log retention at start-up failed", error));
+  const tokens = new SqliteTokenStore(db);
+  const counters = new MemoryCounterStore();
+  // Hot entries answer from memory; this process is the SQLite file's only writer.
+  const cache = new MemoryCacheFront(new SqliteCacheStore(db));
+  const stores: Stores = { logs, tokens, counters, cache };
   return {
     stores,
     async close() {
       await logs.close();
+      await counters.close();
       db.close();
     },
   };

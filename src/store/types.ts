@@ -88,19 +88,21 @@ export interface RetentionPolicy {
 
 /**
  * Where request records go. `append` never blocks the request path: records are queued and written
- * in batches, one transaction each. `flush` writes whatever is queued (called on shutdown).
+ * in batches, one transaction each, off the request thread. `flush` resolves once everything
+ * appended before it is committed (called on shutdown). Reads flush first, so they see every record
+ * appended before them; updates and deletes apply after everything appended before them.
  */
 export interface LogStore {
   append(record: RequestRecord): void;
   flush(): Promise<void>;
-  list(gatewayId: string, query: LogQuery): { rows: LogRow[]; total: number };
-  get(gatewayId: string, id: string): LogDetail | null;
+  list(gatewayId: string, query: LogQuery): Promise<{ rows: LogRow[]; total: number }>;
+  get(gatewayId: string, id: string): Promise<LogDetail | null>;
   /** The captured body of one side; null when the log does not exist, `body: null` when it was not captured. */
-  payload(gatewayId: string, id: string, side: "request" | "response"): { contentType: string | null; body: Uint8Array | null } | null;
-  patch(gatewayId: string, id: string, patch: LogPatch): boolean;
+  payload(gatewayId: string, id: string, side: "request" | "response"): Promise<{ contentType: string | null; body: Uint8Array | null } | null>;
+  patch(gatewayId: string, id: string, patch: LogPatch): Promise<boolean>;
   /** Deletes the logs matching the filters (all of the gateway's when none); returns how many. */
-  delete(gatewayId: string, filters: LogFilter[], options?: LogDeleteOptions): number;
+  delete(gatewayId: string, filters: LogFilter[], options?: LogDeleteOptions): Promise<number>;
   /** Applies retention for one gateway: oldest rows first. Returns how many were deleted. */
-  prune(gatewayId: string, policy: RetentionPolicy): number;
+  prune(gatewayId: string, policy: RetentionPolicy): Promise<number>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../../src/config/defaults.ts";
 import type { ConfigInput } from "../../src/config/schema.ts";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
-import type { GatewayHandle } from "../../src/pipeline/types.ts";
+import type { Stores, GatewayHandle } from "../../src/pipeline/types.ts";
 import type { ProviderRegistry } from "../../src/providers/registry.ts";
 import { adminApi } from "../../src/server/admin/index.ts";
 import { openDatabase } from "../../src/store/sqlite/db.ts";
@@ -22,7 +22,7 @@ function startAdmin(input: ConfigInput) {
   const dir = tempDir();
   const logger = memoryLogger();
   const store = new SqliteLogStore(openDatabase(join(dir.path, "logs.db")), { logger });
-  const handle: GatewayHandle = { config: resolveConfig(input, null), stores: { logs: store }, providers: noProviders, logger };
+  const handle: GatewayHandle = { config: resolveConfig(input, null), stores: { logs: store } as Partial<Stores> as Stores, providers: noProviders, logger };
   const app = new Elysia().use(adminApi(handle)).listen(0);
   const url = `http://127.0.0.1:${app.server?.port}`;
   return {

@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, GatewayError } from "../../src/pipeline/errors.ts";
 import { openDatabase } from "../../src/store/sqlite/db.ts";
@@ -42,8 +43,8 @@ const query = (overrides: Partial<LogQuery> = {}): LogQuery => ({
   ...overrides,
 });
 
-const ids = (store: SqliteLogStore, filters: LogFilter[], extra: Partial<LogQuery> = {}) =>
-  store.list("default", query({ filters, ...extra })).rows.map((r) => r.id);
+const ids = async (store: SqliteLogStore, filters: LogFilter[], extra: Partial<LogQuery> = {}) =>
+  (await store.list("default", query({ filters, ...extra }))).rows.map((r) => r.id);
 
 describe("writing", () => {
   test("append only queues; flush writes; get returns the whole log with heads and attempts", async () => {
@@ -61,7 +62,7 @@ describe("writing", () => {
     expect(s.count()).toBe(0);
     await s.store.flush();
     expect(s.count()).toBe(1);
-    expect(s.store.get("default", record.logId)).toEqual({
+    expect(await s.store.get("default", record.logId)).toEqual({
       id: "01JLOG0000000000000000000A",
       created_at: "2026-05-02T03:04:05.006Z",
       gateway_id: "default",
@@ -103,7 +104,7 @@ describe("writing", () => {
       response_body_truncated: false,
       attempts: record.attempts,
     });
-    expect(new TextDecoder().decode(s.store.payload("default", record.logId, "request")?.body ?? undefined)).toBe('{"q":1}');
+    expect(new TextDecoder().decode((await s.store.payload("default", record.logId, "request"))?.body ?? undefined)).toBe('{"q":1}');
   });
 
   test("the timer writes a queued record without anyone calling flush", async () => {
@@ -126,18 +127,18 @@ describe("writing", () => {
     s.store.append(record);
     await s.store.flush();
     expect(s.count("log_payloads")).toBe(0);
-    const log = s.store.get("default", record.logId);
+    const log = await s.store.get("default", record.logId);
     expect(log).toMatchObject({ request_head: "{}", request_head_complete: false, response_head: "{}", response_head_complete: false });
     expect(log?.request_size).toBe(record.request.size);
-    expect(s.store.payload("default", record.logId, "response")).toEqual({ contentType: "application/json", body: null });
-    expect(s.store.payload("default", "missing", "response")).toBeNull();
+    expect(await s.store.payload("default", record.logId, "response")).toEqual({ contentType: "application/json", body: null });
+    expect(await s.store.payload("default", "missing", "response")).toBeNull();
   });
 
   test("a truncated body is flagged", async () => {
     await using s = openStore();
     const record = makeRecord({ response: { ...side('{"partial'), truncated: true } });
     s.store.append(record);
-    expect(s.store.get("default", record.logId)).toMatchObject({ request_body_truncated: false, response_body_truncated: true });
+    expect(await s.store.get("default", record.logId)).toMatchObject({ request_body_truncated: false, response_body_truncated: true });
   });
 
   test("2,000 appends are written in a handful of transactions", async () => {
@@ -175,8 +176,68 @@ describe("writing", () => {
     for (let i = 0; i < 3; i++) store.append(makeRecord());
     await store.close();
     const reopened = new SqliteLogStore(openDatabase(file), { logger: memoryLogger() });
-    expect(reopened.list("default", query()).total).toBe(3);
+    expect((await reopened.list("default", query())).total).toBe(3);
     await reopened.close();
+  });
+});
+
+describe("the writer thread", () => {
+  const changesOf = (db: Database) => db.query<{ n: number }, []>("SELECT total_changes() AS n").get()?.n ?? 0;
+
+  test("batches are written by its own connection: the request thread's connection changes nothing", async () => {
+    using dir = tempDir();
+    const db = openDatabase(join(dir.path, "logs.db"));
+    const store = new SqliteLogStore(db, { logger: memoryLogger() });
+    const before = changesOf(db);
+    for (let i = 0; i < 5; i++) store.append(makeRecord());
+    await store.flush();
+    expect([(await store.list("default", query())).total, changesOf(db) - before]).toEqual([5, 0]);
+    await store.close();
+  });
+
+  test("a :memory: database is written on the request thread, with the same guarantees", async () => {
+    const db = openDatabase(":memory:");
+    const store = new SqliteLogStore(db, { logger: memoryLogger(), retention: () => ({ maxRows: 2 }) });
+    const records = [makeRecord(), makeRecord({ collectPayload: false }), makeRecord()];
+    for (const r of records) store.append(r);
+    expect((await store.list("default", query())).rows.map((r) => r.id)).toEqual(records.slice(1).map((r) => r.logId));
+    expect(await store.get("default", records[1].logId)).toMatchObject({ request_head_complete: false });
+    expect(store.stats).toEqual({ batches: 1, written: 3, dropped: 0 });
+    await store.close();
+  });
+
+  test("a batch the database refuses is retried record by record; only the bad record is dropped and reported", async () => {
+    await using s = openStore();
+    const bad = makeRecord({ provider: null as unknown as string });
+    s.store.append(makeRecord());
+    s.store.append(bad);
+    s.store.append(makeRecord());
+    await s.store.flush();
+    expect(s.count()).toBe(2);
+    expect(s.store.stats).toEqual({ batches: 2, written: 2, dropped: 1 });
+    expect(s.logger.errors).toEqual([`writing 3 logs in one transaction failed; retrying them one by one`, `log ${bad.logId} could not be stored`]);
+  });
+
+  test("a writer thread that dies is restarted, and the batch it did not answer is written by the new one", async () => {
+    await using s = openStore({ writerEntry: join(import.meta.dir, "crashing-writer.ts") });
+    writeFileSync(`${s.file}.crash-once`, "");
+    for (let i = 0; i < 3; i++) s.store.append(makeRecord());
+    await s.store.flush();
+    s.store.append(makeRecord());
+    await s.store.flush();
+    expect([s.count(), s.store.stats.written]).toEqual([4, 4]);
+    expect(s.logger.errors).toEqual(["the log writer thread stopped (exit code 7); restarting it"]);
+  });
+
+  test("a writer thread that keeps dying is given up for writes on the request thread; nothing is lost", async () => {
+    await using s = openStore({ writerEntry: join(import.meta.dir, "crashing-writer.ts") });
+    writeFileSync(`${s.file}.crash-always`, "");
+    for (let i = 0; i < 3; i++) s.store.append(makeRecord());
+    await s.store.flush();
+    expect(s.count()).toBe(3);
+    expect(s.logger.errors.at(-1)).toBe("the log writer thread stopped (exit code 7) 4 times within a minute; writing logs on the request thread from now on");
+    s.store.append(makeRecord());
+    expect((await s.store.list("default", query())).total).toBe(4);
   });
 });
 
@@ -249,15 +310,15 @@ describe("listing", () => {
     ["metadata.value neq", { key: "metadata.value", operator: "neq", value: ["ada"] }, ["B", "C", "D"]],
   ])("filter %s", async (_name, filter, expected) => {
     await using s = seed();
-    expect(ids(s.store, [filter])).toEqual(expected);
+    expect(await ids(s.store, [filter])).toEqual(expected);
   });
 
   test("created_at takes ISO dates and epoch milliseconds", async () => {
     await using s = seed();
     const iso = new Date(s.created.B).toISOString();
-    expect(ids(s.store, [{ key: "created_at", operator: "gt", value: [iso] }])).toEqual(["C", "D"]);
-    expect(ids(s.store, [{ key: "created_at", operator: "lt", value: [s.created.B] }])).toEqual(["A"]);
-    expect(ids(s.store, [{ key: "created_at", operator: "eq", value: [String(s.created.C)] }])).toEqual(["C"]);
+    expect(await ids(s.store, [{ key: "created_at", operator: "gt", value: [iso] }])).toEqual(["C", "D"]);
+    expect(await ids(s.store, [{ key: "created_at", operator: "lt", value: [s.created.B] }])).toEqual(["A"]);
+    expect(await ids(s.store, [{ key: "created_at", operator: "eq", value: [String(s.created.C)] }])).toEqual(["C"]);
   });
 
   test("filters combine with AND, metadata key and value included", async () => {
@@ -267,36 +328,36 @@ describe("listing", () => {
       { key: "metadata.value", operator: "eq", value: ["ada", "bob"] },
       { key: "success", operator: "eq", value: [true] },
     ];
-    expect(ids(s.store, filters)).toEqual(["A"]);
+    expect(await ids(s.store, filters)).toEqual(["A"]);
   });
 
   test("search looks at model, provider, path, event id and metadata", async () => {
     await using s = seed();
-    expect(ids(s.store, [], { search: "claude" })).toEqual(["B"]);
-    expect(ids(s.store, [], { search: "workers" })).toEqual(["D"]);
-    expect(ids(s.store, [], { search: "evt-shared" })).toEqual(["C"]);
-    expect(ids(s.store, [], { search: "pro" })).toEqual(["A"]);
-    expect(ids(s.store, [], { search: "100%" })).toEqual([]);
+    expect(await ids(s.store, [], { search: "claude" })).toEqual(["B"]);
+    expect(await ids(s.store, [], { search: "workers" })).toEqual(["D"]);
+    expect(await ids(s.store, [], { search: "evt-shared" })).toEqual(["C"]);
+    expect(await ids(s.store, [], { search: "pro" })).toEqual(["A"]);
+    expect(await ids(s.store, [], { search: "100%" })).toEqual([]);
   });
 
   test("orders by any allowed key, both ways, ties broken by insertion order", async () => {
     await using s = seed();
-    expect(ids(s.store, [], { orderBy: "created_at", direction: "desc" })).toEqual(["D", "C", "B", "A"]);
-    expect(ids(s.store, [], { orderBy: "duration", direction: "asc" })).toEqual(["C", "A", "B", "D"]);
-    expect(ids(s.store, [], { orderBy: "cost", direction: "desc" })).toEqual(["D", "A", "C", "B"]);
-    expect(ids(s.store, [], { orderBy: "provider", direction: "asc" })).toEqual(["B", "A", "C", "D"]);
-    expect(ids(s.store, [], { orderBy: "status_code", direction: "desc" })).toEqual(["B", "D", "C", "A"]);
+    expect(await ids(s.store, [], { orderBy: "created_at", direction: "desc" })).toEqual(["D", "C", "B", "A"]);
+    expect(await ids(s.store, [], { orderBy: "duration", direction: "asc" })).toEqual(["C", "A", "B", "D"]);
+    expect(await ids(s.store, [], { orderBy: "cost", direction: "desc" })).toEqual(["D", "A", "C", "B"]);
+    expect(await ids(s.store, [], { orderBy: "provider", direction: "asc" })).toEqual(["B", "A", "C", "D"]);
+    expect(await ids(s.store, [], { orderBy: "status_code", direction: "desc" })).toEqual(["B", "D", "C", "A"]);
   });
 
   test("pages through the gateway's logs with a total", async () => {
     await using s = seed();
-    const first = s.store.list("default", query({ perPage: 3, page: 1 }));
-    const second = s.store.list("default", query({ perPage: 3, page: 2 }));
-    const beyond = s.store.list("default", query({ perPage: 3, page: 3 }));
+    const first = await s.store.list("default", query({ perPage: 3, page: 1 }));
+    const second = await s.store.list("default", query({ perPage: 3, page: 2 }));
+    const beyond = await s.store.list("default", query({ perPage: 3, page: 3 }));
     expect([first.rows.map((r) => r.id), first.total]).toEqual([["A", "B", "C"], 4]);
     expect([second.rows.map((r) => r.id), second.total]).toEqual([["D"], 4]);
     expect([beyond.rows, beyond.total]).toEqual([[], 4]);
-    expect(s.store.list("other", query()).rows.map((r) => r.id)).toEqual(["E"]);
+    expect((await s.store.list("other", query())).rows.map((r) => r.id)).toEqual(["E"]);
   });
 
   test.each<[string, LogFilter | null, string, RegExp]>([
@@ -311,7 +372,7 @@ describe("listing", () => {
     await using s = seed();
     let caught: unknown;
     try {
-      s.store.list("default", query({ filters: filter ? [filter] : [], orderBy }));
+      await s.store.list("default", query({ filters: filter ? [filter] : [], orderBy }));
     } catch (error) {
       caught = error;
     }
@@ -326,34 +387,34 @@ describe("changing and removing logs", () => {
     await using s = openStore();
     const record = makeRecord({ metadata: { user: "ada" } });
     s.store.append(record);
-    expect(s.store.patch("default", record.logId, { feedback: 1, score: 90, metadata: { rating: "good", user: "ada2" } })).toBe(true);
-    expect(s.store.get("default", record.logId)).toMatchObject({ feedback: 1, score: 90, metadata: '{"user":"ada2","rating":"good"}' });
-    expect(s.store.patch("default", record.logId, { feedback: null, metadata: null })).toBe(true);
-    expect(s.store.get("default", record.logId)).toMatchObject({ feedback: null, score: 90, metadata: null });
-    expect(s.store.patch("default", record.logId, {})).toBe(true);
-    expect(s.store.patch("default", "nope", { score: 1 })).toBe(false);
-    expect(s.store.patch("other-gateway", record.logId, { score: 1 })).toBe(false);
+    expect(await s.store.patch("default", record.logId, { feedback: 1, score: 90, metadata: { rating: "good", user: "ada2" } })).toBe(true);
+    expect(await s.store.get("default", record.logId)).toMatchObject({ feedback: 1, score: 90, metadata: '{"user":"ada2","rating":"good"}' });
+    expect(await s.store.patch("default", record.logId, { feedback: null, metadata: null })).toBe(true);
+    expect(await s.store.get("default", record.logId)).toMatchObject({ feedback: null, score: 90, metadata: null });
+    expect(await s.store.patch("default", record.logId, {})).toBe(true);
+    expect(await s.store.patch("default", "nope", { score: 1 })).toBe(false);
+    expect(await s.store.patch("other-gateway", record.logId, { score: 1 })).toBe(false);
   });
 
   test("delete removes the matching logs and their payloads", async () => {
     await using s = openStore();
     for (const provider of ["openai", "openai", "anthropic"]) s.store.append(makeRecord({ provider }));
     s.store.append(makeRecord({ gatewayId: "other" }));
-    expect(s.store.delete("default", [{ key: "provider", operator: "eq", value: ["openai"] }])).toBe(2);
+    expect(await s.store.delete("default", [{ key: "provider", operator: "eq", value: ["openai"] }])).toBe(2);
     expect(s.count()).toBe(2);
     expect(s.count("log_payloads")).toBe(2);
-    expect(s.store.delete("default", [])).toBe(1);
-    expect(s.store.list("other", query()).total).toBe(1);
+    expect(await s.store.delete("default", [])).toBe(1);
+    expect((await s.store.list("other", query())).total).toBe(1);
   });
 
   test("delete with a limit takes the first matches in the given order", async () => {
     await using s = openStore();
     const records = [50, 10, 30, 20].map((durationMs) => makeRecord({ durationMs }));
     for (const r of records) s.store.append(r);
-    expect(s.store.delete("default", [], { limit: 2, orderBy: "duration", direction: "desc" })).toBe(2);
-    expect(ids(s.store, []).sort()).toEqual([records[1].logId, records[3].logId].sort());
-    expect(s.store.delete("default", [], { limit: 1 })).toBe(1);
-    expect(ids(s.store, [])).toEqual([records[3].logId]);
+    expect(await s.store.delete("default", [], { limit: 2, orderBy: "duration", direction: "desc" })).toBe(2);
+    expect((await ids(s.store, [])).sort()).toEqual([records[1].logId, records[3].logId].sort());
+    expect(await s.store.delete("default", [], { limit: 1 })).toBe(1);
+    expect(await ids(s.store, [])).toEqual([records[3].logId]);
   });
 
   test("prune by rows keeps the newest", async () => {
@@ -361,10 +422,10 @@ describe("changing and removing logs", () => {
     const records = Array.from({ length: 10 }, () => makeRecord());
     for (const r of records) s.store.append(r);
     s.store.append(makeRecord({ gatewayId: "other" }));
-    expect(s.store.prune("default", { maxRows: 4 })).toBe(6);
-    expect(ids(s.store, [])).toEqual(records.slice(6).map((r) => r.logId));
+    expect(await s.store.prune("default", { maxRows: 4 })).toBe(6);
+    expect(await ids(s.store, [])).toEqual(records.slice(6).map((r) => r.logId));
     expect(s.count("log_payloads")).toBe(5);
-    expect(s.store.prune("default", { maxRows: 4 })).toBe(0);
+    expect(await s.store.prune("default", { maxRows: 4 })).toBe(0);
   });
 
   test("prune by age deletes what is older than maxAgeDays", async () => {
@@ -374,8 +435,8 @@ describe("changing and removing logs", () => {
     const recent = makeRecord({ createdAt: now - 3_600_000 });
     s.store.append(old);
     s.store.append(recent);
-    expect(s.store.prune("default", { maxAgeDays: 2 })).toBe(1);
-    expect(ids(s.store, [])).toEqual([recent.logId]);
+    expect(await s.store.prune("default", { maxAgeDays: 2 })).toBe(1);
+    expect(await ids(s.store, [])).toEqual([recent.logId]);
   });
 
   test("the retention callback prunes the gateways a batch wrote to", async () => {
@@ -383,8 +444,8 @@ describe("changing and removing logs", () => {
     for (let i = 0; i < 5; i++) s.store.append(makeRecord());
     for (let i = 0; i < 5; i++) s.store.append(makeRecord({ gatewayId: "other" }));
     await s.store.flush();
-    expect(s.store.list("default", query()).total).toBe(3);
-    expect(s.store.list("other", query()).total).toBe(5);
+    expect((await s.store.list("default", query())).total).toBe(3);
+    expect((await s.store.list("other", query())).total).toBe(5);
   });
 
   test("pruneAll applies each gateway's policy", async () => {
@@ -396,7 +457,7 @@ describe("changing and removing logs", () => {
     for (let i = 0; i < 3; i++) s.store.append(makeRecord({ gatewayId: "b" }));
     await s.store.flush();
     expect(s.count()).toBe(7);
-    expect(s.store.pruneAll(["a", "b"])).toBe(4);
+    expect(await s.store.pruneAll(["a", "b"])).toBe(4);
     expect(s.count()).toBe(3);
   });
 });

@@ -16,7 +16,7 @@ const isJson = (contentType: string) => {
  * type. A JSON body cut by `maxPayloadBytes` no longer parses, so it goes out as text rather than as
  * JSON a client would fail to read.
  */
-function payloadResponse(id: string, side: "request" | "response", stored: ReturnType<LogStore["payload"]>): Response {
+function payloadResponse(id: string, side: "request" | "response", stored: Awaited<ReturnType<LogStore["payload"]>>): Response {
   if (!stored) throw notFound(id);
   if (!stored.body) throw new GatewayError(404, ErrorCode.LogNotFound, `The ${side} body of log "${id}" was not captured`);
   let contentType = stored.contentType ?? "application/octet-stream";
@@ -33,28 +33,28 @@ function payloadResponse(id: string, side: "request" | "response", stored: Retur
 /** The logs part of the admin API, for one store. Every handler takes an already-resolved gateway id. */
 export function logRoutes(store: LogStore) {
   return {
-    list(gatewayId: string, params: URLSearchParams): V4Success<LogRow[]> {
+    async list(gatewayId: string, params: URLSearchParams): Promise<V4Success<LogRow[]>> {
       const query = parseLogQuery(params);
-      const { rows, total } = store.list(gatewayId, query);
+      const { rows, total } = await store.list(gatewayId, query);
       return page(rows, total, query.page, query.perPage);
     },
-    get(gatewayId: string, id: string): V4Success<LogDetail> {
-      const log = store.get(gatewayId, id);
+    async get(gatewayId: string, id: string): Promise<V4Success<LogDetail>> {
+      const log = await store.get(gatewayId, id);
       if (!log) throw notFound(id);
       return ok(log);
     },
-    payload(gatewayId: string, id: string, side: "request" | "response"): Response {
-      return payloadResponse(id, side, store.payload(gatewayId, id, side));
+    async payload(gatewayId: string, id: string, side: "request" | "response"): Promise<Response> {
+      return payloadResponse(id, side, await store.payload(gatewayId, id, side));
     },
     /** Answers the updated log. */
-    patch(gatewayId: string, id: string, body: string): V4Success<LogDetail> {
+    async patch(gatewayId: string, id: string, body: string): Promise<V4Success<LogDetail>> {
       const patch = parseLogPatch(body);
-      if (!store.patch(gatewayId, id, patch)) throw notFound(id);
+      if (!(await store.patch(gatewayId, id, patch))) throw notFound(id);
       return this.get(gatewayId, id);
     },
-    delete(gatewayId: string, params: URLSearchParams): V4Success<{ deleted: number }> {
+    async delete(gatewayId: string, params: URLSearchParams): Promise<V4Success<{ deleted: number }>> {
       const { filters, options } = parseDeleteQuery(params);
-      return ok({ deleted: store.delete(gatewayId, filters, options) });
+      return ok({ deleted: await store.delete(gatewayId, filters, options) });
     },
   };
 }

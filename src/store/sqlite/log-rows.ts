@@ -127,24 +127,43 @@ export interface StoredLogDetail extends StoredLog {
 
 const int = (flag: boolean) => (flag ? 1 : 0);
 
-/** Values for `INSERT_LOG_SQL`. An empty metadata object is stored as NULL. */
-export function logParams(r: RequestRecord): SQLQueryBindings[] {
-  const metadata = Object.keys(r.metadata).length > 0 ? JSON.stringify(r.metadata) : null;
+const METADATA = LOG_COLUMNS.indexOf("metadata");
+const ATTEMPTS = LOG_COLUMNS.indexOf("attempts");
+const REQUEST_HEAD = 1;
+const RESPONSE_HEAD = 2;
+
+/**
+ * Values for `INSERT_LOG_SQL`, with the JSON columns (metadata, attempts) still objects: the log store
+ * encodes a whole batch with one `JSON.stringify` on the request thread, instead of one per column and
+ * again around the result, and `logParams` finishes them in the writer. An empty metadata object is NULL.
+ */
+export function logValues(r: RequestRecord): unknown[] {
   return [
     r.logId, r.gatewayId, r.createdAt, r.provider, r.model, r.path, r.method, r.status, int(r.success), int(r.cached), r.step,
     Math.round(r.durationMs), r.ttfbMs === null ? null : Math.round(r.ttfbMs), r.usage.tokensIn, r.usage.tokensOut,
-    r.usage.cacheReadTokens, r.usage.cacheWriteTokens, r.cost, int(r.customCost), metadata, r.eventId, r.requestType,
-    r.request.contentType, r.response.contentType, r.request.size, r.response.size, r.userAgent, r.tokenId,
-    r.error?.code ?? null, r.error?.message ?? null, int(r.aborted), JSON.stringify(r.attempts),
+    r.usage.cacheReadTokens, r.usage.cacheWriteTokens, r.cost, int(r.customCost), Object.keys(r.metadata).length > 0 ? r.metadata : null,
+    r.eventId, r.requestType, r.request.contentType, r.response.contentType, r.request.size, r.response.size, r.userAgent, r.tokenId,
+    r.error?.code ?? null, r.error?.message ?? null, int(r.aborted), r.attempts,
   ];
 }
 
-/** Values for `INSERT_PAYLOAD_SQL`: the redacted heads as JSON and the captured (capped) bodies. */
-export function payloadParams(r: RequestRecord): SQLQueryBindings[] {
-  return [
-    r.logId, JSON.stringify(r.request.headers), JSON.stringify(r.response.headers), r.request.body, r.response.body,
-    int(r.request.truncated), int(r.response.truncated),
-  ];
+/** `logValues` made bindable (JSON columns as text), in place. */
+export function logParams(values: unknown[]): SQLQueryBindings[] {
+  if (values[METADATA] !== null) values[METADATA] = JSON.stringify(values[METADATA]);
+  values[ATTEMPTS] = JSON.stringify(values[ATTEMPTS]);
+  return values as SQLQueryBindings[];
+}
+
+/** Values for `INSERT_PAYLOAD_SQL`, the redacted heads still objects (see `logValues`), and the captured (capped) bodies. */
+export function payloadValues(r: RequestRecord): unknown[] {
+  return [r.logId, r.request.headers, r.response.headers, r.request.body, r.response.body, int(r.request.truncated), int(r.response.truncated)];
+}
+
+/** `payloadValues` made bindable (heads as JSON text), in place. */
+export function payloadParams(values: unknown[]): SQLQueryBindings[] {
+  values[REQUEST_HEAD] = JSON.stringify(values[REQUEST_HEAD]);
+  values[RESPONSE_HEAD] = JSON.stringify(values[RESPONSE_HEAD]);
+  return values as SQLQueryBindings[];
 }
 
 /** The API shape of a stored row. */

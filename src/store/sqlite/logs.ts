@@ -1,23 +1,14 @@
-import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
+import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { RequestRecord } from "../../pipeline/record.ts";
 import type { Logger } from "../../pipeline/types.ts";
 import type { LogDeleteOptions, LogDetail, LogFilter, LogPatch, LogQuery, LogRow, LogStore, RetentionPolicy } from "../types.ts";
 import { migrate } from "./db.ts";
-import {
-  INSERT_LOG_SQL,
-  INSERT_PAYLOAD_SQL,
-  LOG_MIGRATIONS,
-  logParams,
-  payloadParams,
-  ROW_COLUMNS,
-  toLogDetail,
-  toLogRow,
-  type StoredLog,
-  type StoredLogDetail,
-} from "./log-rows.ts";
+import { LOG_MIGRATIONS, ROW_COLUMNS, toLogDetail, toLogRow, type StoredLog, type StoredLogDetail } from "./log-rows.ts";
 import { orderSql, whereSql } from "./log-sql.ts";
+import { BatchBuilder } from "./log-messages.ts";
+import { LogWriterThread, type LogStoreStats } from "./log-writer-thread.ts";
 
-const DAY_MS = 86_400_000;
+export type { LogStoreStats } from "./log-writer-thread.ts";
 
 export interface SqliteLogStoreOptions {
   logger: Logger;
@@ -35,22 +26,21 @@ export interface SqliteLogStoreOptions {
   pruneIntervalMs?: number;
   /** Close the database in `close()`. Pass false when other stores share it. @default true */
   closeDatabase?: boolean;
-}
-
-/** Counters for health checks and tests. */
-export interface LogStoreStats {
-  /** Transactions that wrote queued records. */
-  batches: number;
-  /** Records written. */
-  written: number;
-  /** Records lost because writing them failed (see the logger) or they arrived after `close()`. */
-  dropped: number;
+  /**
+   * Where batches are written: `"worker"`, a thread with its own connection to the file, so inserts
+   * and checkpoints never block requests; `"main"`, this thread's connection. A `:memory:` database
+   * is always written on the main thread (no second connection can reach it). @default "worker"
+   */
+  writer?: "worker" | "main";
+  /** The writer thread's entry module (tests use it to make the thread crash). @default the built-in log-writer.ts */
+  writerEntry?: string;
 }
 
 /**
- * The default `LogStore`: one SQLite file, records queued in memory by `append` and written in one
- * transaction per batch, off the request path. Reads write the queue first, so a log is visible as
- * soon as the request that produced it has completed.
+ * The default `LogStore`: one SQLite file in WAL mode, records queued in memory by `append` and
+ * written in one transaction per batch by the log writer thread (log-writer.ts), off the request
+ * thread. Reads run here, on this thread's connection, after a flush, so a log is visible as soon
+ * as the request that produced it has completed; updates and deletes go through the writer, in order.
  *
  * @example
  * const logs = new SqliteLogStore(openDatabase(config.storage.sqlite), {
@@ -60,18 +50,13 @@ export interface LogStoreStats {
  */
 export class SqliteLogStore implements LogStore {
   readonly stats: LogStoreStats = { batches: 0, written: 0, dropped: 0 };
-  private queue: RequestRecord[] = [];
+  /** The queue: records are encoded as they arrive (see `BatchBuilder`). */
+  private readonly queue = new BatchBuilder();
   private timer: Timer | null = null;
-  private pruneTimer: Timer | null = null;
-  private lastPruneAt = 0;
-  private readonly pendingPrune = new Set<string>();
   private closed = false;
-  private readonly insertLog: Statement;
-  private readonly insertPayload: Statement;
-  private readonly writeBatch: (records: RequestRecord[]) => void;
+  private readonly writer: LogWriterThread;
   private readonly flushIntervalMs: number;
   private readonly batchSize: number;
-  private readonly pruneIntervalMs: number;
 
   constructor(
     private readonly db: Database,
@@ -80,34 +65,43 @@ export class SqliteLogStore implements LogStore {
     migrate(db, "logs", LOG_MIGRATIONS);
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.batchSize = options.batchSize ?? 256;
-    this.pruneIntervalMs = options.pruneIntervalMs ?? 5000;
-    this.insertLog = db.prepare(INSERT_LOG_SQL);
-    this.insertPayload = db.prepare(INSERT_PAYLOAD_SQL);
-    this.writeBatch = db.transaction((records: RequestRecord[]) => {
-      for (const record of records) this.insertOne(record);
+    this.writer = new LogWriterThread(db, {
+      logger: options.logger,
+      stats: this.stats,
+      pruneIntervalMs: options.pruneIntervalMs ?? 5000,
+      thread: options.writer ?? "worker",
+      entry: options.writerEntry,
     });
   }
 
   append(record: RequestRecord): void {
-    if (!record.collectLog) return;
+    if (!record.collectLog || process.env.SB_MODE === "noappend") return;
     if (this.closed) {
       this.stats.dropped++;
       this.options.logger.warn(`log ${record.logId} arrived after the log store closed; not stored`);
       return;
     }
-    this.queue.push(record);
-    if (this.queue.length >= this.batchSize) this.schedule(0);
+    try {
+      this.queue.add(record);
+    } catch (error) {
+      this.stats.dropped++;
+      this.options.logger.error(`log ${record.logId} could not be stored`, error);
+      return;
+    }
+    if (this.queue.size >= this.batchSize) this.schedule(0);
     else if (!this.timer) this.schedule(this.flushIntervalMs);
   }
 
-  async flush(): Promise<void> {
-    this.writeQueue();
+  /** Resolves once everything appended (and every update sent) before the call is committed. */
+  flush(): Promise<void> {
+    this.sendQueue();
+    return this.writer.idle();
   }
 
-  list(gatewayId: string, query: LogQuery): { rows: LogRow[]; total: number } {
-    this.writeQueue();
+  async list(gatewayId: string, query: LogQuery): Promise<{ rows: LogRow[]; total: number }> {
     const where = whereSql(gatewayId, query.filters, query.search);
     const order = orderSql(query.orderBy, query.direction);
+    await this.flush();
     const total = this.db.query<{ n: number }, SQLQueryBindings[]>(`SELECT COUNT(*) AS n FROM logs WHERE ${where.sql}`).get(...where.params)?.n ?? 0;
     const rows = this.db
       .query<StoredLog, SQLQueryBindings[]>(`SELECT ${ROW_COLUMNS} FROM logs WHERE ${where.sql} ${order} LIMIT ? OFFSET ?`)
@@ -115,8 +109,8 @@ export class SqliteLogStore implements LogStore {
     return { rows: rows.map(toLogRow), total };
   }
 
-  get(gatewayId: string, id: string): LogDetail | null {
-    this.writeQueue();
+  async get(gatewayId: string, id: string): Promise<LogDetail | null> {
+    await this.flush();
     const row = this.db
       .query<StoredLogDetail, [string, string]>(
         `SELECT ${ROW_COLUMNS}, logs.attempts, p.id IS NOT NULL AS has_payload, p.request_head, p.response_head,
@@ -127,8 +121,8 @@ export class SqliteLogStore implements LogStore {
     return row ? toLogDetail(row) : null;
   }
 
-  payload(gatewayId: string, id: string, side: "request" | "response"): { contentType: string | null; body: Uint8Array | null } | null {
-    this.writeQueue();
+  async payload(gatewayId: string, id: string, side: "request" | "response"): Promise<{ contentType: string | null; body: Uint8Array | null } | null> {
+    await this.flush();
     const row = this.db
       .query<{ contentType: string | null; body: Uint8Array | null }, [string, string]>(
         `SELECT logs.${side}_content_type AS contentType, p.${side}_body AS body
@@ -138,8 +132,7 @@ export class SqliteLogStore implements LogStore {
     return row ? { contentType: row.contentType, body: row.body } : null;
   }
 
-  patch(gatewayId: string, id: string, patch: LogPatch): boolean {
-    this.writeQueue();
+  async patch(gatewayId: string, id: string, patch: LogPatch): Promise<boolean> {
     const sets: string[] = [];
     const params: SQLQueryBindings[] = [];
     const set = (sql: string, ...values: SQLQueryBindings[]) => {
@@ -151,141 +144,65 @@ export class SqliteLogStore implements LogStore {
     if (patch.metadata === null) set("metadata = NULL");
     // json_patch merges the new keys into what the request carried (RFC 7396).
     else if (patch.metadata !== undefined) set("metadata = json_patch(COALESCE(metadata, '{}'), ?)", JSON.stringify(patch.metadata));
-    const exists = this.db.query<{ id: string }, [string, string]>("SELECT id FROM logs WHERE gateway_id = ? AND id = ?");
-    if (sets.length === 0) return exists.get(gatewayId, id) !== null;
-    const result = this.db.run(`UPDATE logs SET ${sets.join(", ")} WHERE gateway_id = ? AND id = ?`, [...params, gatewayId, id]);
-    return result.changes > 0;
+    if (sets.length === 0) {
+      await this.flush();
+      return this.db.query<{ id: string }, [string, string]>("SELECT id FROM logs WHERE gateway_id = ? AND id = ?").get(gatewayId, id) !== null;
+    }
+    const sql = `UPDATE logs SET ${sets.join(", ")} WHERE gateway_id = ? AND id = ?`;
+    return (await this.write({ kind: "exec", sql, params: [...params, gatewayId, id] })) > 0;
   }
 
-  delete(gatewayId: string, filters: LogFilter[], options: LogDeleteOptions = {}): number {
-    this.writeQueue();
+  async delete(gatewayId: string, filters: LogFilter[], options: LogDeleteOptions = {}): Promise<number> {
     const where = whereSql(gatewayId, filters);
-    if (options.limit === undefined) return this.db.run(`DELETE FROM logs WHERE ${where.sql}`, where.params).changes;
+    if (options.limit === undefined) return this.write({ kind: "exec", sql: `DELETE FROM logs WHERE ${where.sql}`, params: where.params });
     const order = orderSql(options.orderBy ?? "created_at", options.direction ?? "asc");
     const sql = `DELETE FROM logs WHERE id IN (SELECT logs.id FROM logs WHERE ${where.sql} ${order} LIMIT ?)`;
-    return this.db.run(sql, [...where.params, options.limit]).changes;
+    return this.write({ kind: "exec", sql, params: [...where.params, options.limit] });
   }
 
-  prune(gatewayId: string, policy: RetentionPolicy): number {
-    this.writeQueue();
-    return this.pruneNow(gatewayId, policy);
+  prune(gatewayId: string, policy: RetentionPolicy): Promise<number> {
+    return this.write({ kind: "prune", gatewayId, policy });
   }
 
-  /** Applies each gateway's retention policy now, e.g. at start-up: `store.pruneAll(config.gateways.keys())`. */
-  pruneAll(gatewayIds: Iterable<string>): number {
-    let deleted = 0;
+  /** Applies each gateway's retention policy now, e.g. at start-up: `await store.pruneAll(config.gateways.keys())`. */
+  async pruneAll(gatewayIds: Iterable<string>): Promise<number> {
+    const pruned: Promise<number>[] = [];
     for (const id of gatewayIds) {
       const policy = this.options.retention?.(id);
-      if (policy) deleted += this.prune(id, policy);
+      if (policy) pruned.push(this.prune(id, policy));
     }
+    let deleted = 0;
+    for (const n of await Promise.all(pruned)) deleted += n;
     return deleted;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.writeQueue();
+    if (process.env.SB_MODE) console.error("STATS", JSON.stringify(this.stats));
+    this.sendQueue();
     this.closed = true;
-    if (this.pruneTimer) clearTimeout(this.pruneTimer);
-    this.pruneTimer = null;
+    await this.writer.close();
     if (this.options.closeDatabase ?? true) this.db.close();
+  }
+
+  /** Sends an update behind everything queued, so it applies to the logs appended before it. */
+  private write(request: Parameters<LogWriterThread["request"]>[0]): Promise<number> {
+    if (this.closed) return Promise.reject(new Error("the log store is closed"));
+    this.sendQueue();
+    return this.writer.request(request);
   }
 
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.writeQueue(), delayMs);
+    this.timer = setTimeout(() => this.sendQueue(), delayMs);
     this.timer.unref();
   }
 
-  /** Writes everything queued in one transaction. Never throws: a failure is logged and the process lives on. */
-  private writeQueue(): void {
+  /** Hands everything queued to the writer as one batch. */
+  private sendQueue(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.queue.length === 0 || this.closed) return;
-    const batch = this.queue;
-    this.queue = [];
-    try {
-      this.writeBatch(batch);
-      this.stats.batches++;
-      this.stats.written += batch.length;
-    } catch (error) {
-      this.options.logger.error(`writing ${batch.length} logs in one transaction failed; retrying them one by one`, error);
-      this.writeOneByOne(batch);
-    }
-    for (const record of batch) this.pendingPrune.add(record.gatewayId);
-    this.maybePrune();
-  }
-
-  private writeOneByOne(batch: RequestRecord[]): void {
-    for (const record of batch) {
-      try {
-        this.writeBatch([record]);
-        this.stats.batches++;
-        this.stats.written++;
-      } catch (error) {
-        this.stats.dropped++;
-        this.options.logger.error(`log ${record.logId} could not be stored`, error);
-      }
-    }
-  }
-
-  private insertOne(record: RequestRecord): void {
-    this.insertLog.run(...logParams(record));
-    if (record.collectPayload) this.insertPayload.run(...payloadParams(record));
-  }
-
-  private maybePrune(): void {
-    if (!this.options.retention || this.pendingPrune.size === 0 || this.pruneTimer) return;
-    const wait = this.lastPruneAt + this.pruneIntervalMs - Date.now();
-    if (wait <= 0) return this.prunePending();
-    this.pruneTimer = setTimeout(() => {
-      this.pruneTimer = null;
-      this.writeQueue();
-      this.prunePending();
-    }, wait);
-    this.pruneTimer.unref();
-  }
-
-  private prunePending(): void {
-    if (this.closed) return;
-    this.lastPruneAt = Date.now();
-    const ids = [...this.pendingPrune];
-    this.pendingPrune.clear();
-    for (const id of ids) {
-      const policy = this.options.retention?.(id);
-      if (!policy) continue;
-      try {
-        this.pruneNow(id, policy);
-      } catch (error) {
-        this.options.logger.error(`applying log retention to gateway "${id}" failed`, error);
-      }
-    }
-  }
-
-  /** Oldest first: everything past `maxAgeDays`, then everything beyond the newest `maxRows`. */
-  private pruneNow(gatewayId: string, policy: RetentionPolicy): number {
-    const run = this.db.transaction(() => {
-      let deleted = 0;
-      if (policy.maxAgeDays !== undefined) {
-        const cutoff = Date.now() - policy.maxAgeDays * DAY_MS;
-        deleted += this.db.run("DELETE FROM logs WHERE gateway_id = ? AND created_at < ?", [gatewayId, cutoff]).changes;
-      }
-      if (policy.maxRows !== undefined) {
-        const oldestKept = this.db
-          .query<{ created_at: number; rowid: number }, [string, number]>(
-            "SELECT created_at, rowid FROM logs WHERE gateway_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?",
-          )
-          .get(gatewayId, policy.maxRows - 1);
-        if (oldestKept) {
-          deleted += this.db.run("DELETE FROM logs WHERE gateway_id = ? AND (created_at < ? OR (created_at = ? AND rowid < ?))", [
-            gatewayId,
-            oldestKept.created_at,
-            oldestKept.created_at,
-            oldestKept.rowid,
-          ]).changes;
-        }
-      }
-      return deleted;
-    });
-    return run.immediate();
+    if (this.queue.size === 0 || this.closed) return;
+    this.writer.writeBatch(this.queue.take(this.options.retention));
   }
 }

@@ -1,0 +1,151 @@
+import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
+import type { RetentionPolicy } from "../types.ts";
+import { decodeBatch, serializeError, type EncodedBatch, type WriterReply, type WriterRequest } from "./log-messages.ts";
+import { INSERT_LOG_SQL, INSERT_PAYLOAD_SQL } from "./log-rows.ts";
+
+const DAY_MS = 86_400_000;
+
+type Row = [SQLQueryBindings[], SQLQueryBindings[] | null];
+
+/**
+ * The write side of the SQLite log store, on its own connection: batches in one transaction each
+ * (a failed batch is retried record by record, and only the records that still fail are dropped),
+ * retention after writing, and the admin API's updates and deletes. It runs in the log writer
+ * thread (`log-writer.ts`), or on the request thread for a `:memory:` database, which a second
+ * connection cannot share. Whatever it has to say goes through `reply`, in both cases.
+ */
+export class LogWriter {
+  private readonly insertLog: Statement;
+  private readonly insertPayload: Statement;
+  private readonly writeRows: (rows: Row[]) => void;
+  private readonly pendingPrune = new Map<string, RetentionPolicy>();
+  private pruneTimer: Timer | null = null;
+  private lastPruneAt = 0;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly reply: (reply: WriterReply) => void,
+    /** Minimum time between two automatic retention passes. */
+    private readonly pruneIntervalMs: number,
+  ) {
+    this.insertLog = db.prepare(INSERT_LOG_SQL);
+    this.insertPayload = db.prepare(INSERT_PAYLOAD_SQL);
+    const write = db.transaction((rows: Row[]) => {
+      for (const [log, payload] of rows) {
+        this.insertLog.run(log);
+        if (payload) this.insertPayload.run(payload);
+      }
+    });
+    // IMMEDIATE: take the write lock up front, so waiting for another writer goes through busy_timeout.
+    this.writeRows = (rows) => write.immediate(rows);
+  }
+
+  /** Carries out one request and answers it. Never throws. */
+  handle(request: Exclude<WriterRequest, { kind: "open" }>): void {
+    try {
+      const value = this.run(request);
+      this.reply({ kind: "done", seq: request.seq, value: value.value, transactions: value.transactions });
+    } catch (error) {
+      this.reply({ kind: "failed", seq: request.seq, error: serializeError(error) });
+    }
+  }
+
+  private run(request: Exclude<WriterRequest, { kind: "open" }>): { value: number; transactions?: number } {
+    if (this.closed) throw new Error("the log writer is closed");
+    switch (request.kind) {
+      case "batch":
+        return this.writeBatch(request);
+      case "exec":
+        return { value: this.db.run(request.sql, request.params).changes };
+      case "prune":
+        return { value: this.prune(request.gatewayId, request.policy) };
+      case "close":
+        this.closed = true;
+        if (this.pruneTimer) clearTimeout(this.pruneTimer);
+        this.pruneTimer = null;
+        return { value: 0 };
+    }
+  }
+
+  private writeBatch(batch: EncodedBatch): { value: number; transactions: number } {
+    if (process.env.SB_MODE === "nowrite") return { value: batch.count, transactions: 1 };
+    if (process.env.SB_MODE === "decode") { decodeBatch(batch); return { value: batch.count, transactions: 1 }; }
+    const rows = decodeBatch(batch);
+    let written = rows.length;
+    let transactions = 1;
+    try {
+      this.writeRows(rows);
+    } catch (error) {
+      this.reply({ kind: "error", message: `writing ${rows.length} logs in one transaction failed; retrying them one by one`, error: serializeError(error) });
+      written = 0;
+      transactions = 0;
+      for (const row of rows) {
+        try {
+          this.writeRows([row]);
+          written++;
+          transactions++;
+        } catch (error) {
+          const logId = String(row[0][0]);
+          this.reply({ kind: "error", message: `log ${logId} could not be stored`, error: serializeError(error), logId });
+        }
+      }
+    }
+    for (const [id, policy] of batch.retention) this.pendingPrune.set(id, policy);
+    this.maybePrune();
+    return { value: written, transactions };
+  }
+
+  private maybePrune(): void {
+    if (this.pendingPrune.size === 0 || this.pruneTimer) return;
+    const wait = this.lastPruneAt + this.pruneIntervalMs - Date.now();
+    if (wait <= 0) return this.prunePending();
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = null;
+      this.prunePending();
+    }, wait);
+    this.pruneTimer.unref();
+  }
+
+  private prunePending(): void {
+    if (this.closed) return;
+    this.lastPruneAt = Date.now();
+    const pending = [...this.pendingPrune];
+    this.pendingPrune.clear();
+    for (const [id, policy] of pending) {
+      try {
+        this.prune(id, policy);
+      } catch (error) {
+        this.reply({ kind: "error", message: `applying log retention to gateway "${id}" failed`, error: serializeError(error) });
+      }
+    }
+  }
+
+  /** Oldest first: everything past `maxAgeDays`, then everything beyond the newest `maxRows`. */
+  private prune(gatewayId: string, policy: RetentionPolicy): number {
+    const run = this.db.transaction(() => {
+      let deleted = 0;
+      if (policy.maxAgeDays !== undefined) {
+        const cutoff = Date.now() - policy.maxAgeDays * DAY_MS;
+        deleted += this.db.run("DELETE FROM logs WHERE gateway_id = ? AND created_at < ?", [gatewayId, cutoff]).changes;
+      }
+      if (policy.maxRows !== undefined) {
+        const oldestKept = this.db
+          .query<{ created_at: number; rowid: number }, [string, number]>(
+            "SELECT created_at, rowid FROM logs WHERE gateway_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?",
+          )
+          .get(gatewayId, policy.maxRows - 1);
+        if (oldestKept) {
+          deleted += this.db.run("DELETE FROM logs WHERE gateway_id = ? AND (created_at < ? OR (created_at = ? AND rowid < ?))", [
+            gatewayId,
+            oldestKept.created_at,
+            oldestKept.created_at,
+            oldestKept.rowid,
+          ]).changes;
+        }
+      }
+      return deleted;
+    });
+    return run.immediate();
+  }
+}
