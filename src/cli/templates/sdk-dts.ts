@@ -177,6 +177,75 @@ declare module "switchboard" {
     error(message: string, error?: unknown): void;
   }
 
+  export interface LogFilter {
+    key: string;
+    operator: "eq" | "neq" | "contains" | "lt" | "gt";
+    value: (string | number | boolean | null)[];
+  }
+
+  /** Logs: appended in batches off the request path; queries see everything appended before them. */
+  export interface LogStore {
+    append(record: RequestRecord): void;
+    flush(): Promise<void>;
+    list(gatewayId: string, query: { page: number; perPage: number; orderBy: string; direction: "asc" | "desc"; filters: LogFilter[]; search?: string }): Promise<{ rows: Record<string, unknown>[]; total: number }>;
+    get(gatewayId: string, id: string): Promise<Record<string, unknown> | null>;
+    patch(gatewayId: string, id: string, patch: { feedback?: -1 | 0 | 1 | null; score?: number | null; metadata?: Metadata | null }): Promise<boolean>;
+    delete(gatewayId: string, filters: LogFilter[]): Promise<number>;
+  }
+
+  export interface CacheEntry {
+    status: number;
+    headers: [name: string, value: string][];
+    body: Uint8Array;
+    step: number;
+    createdAt: number;
+    expiresAt: number;
+  }
+
+  export interface CacheStore {
+    get(key: string, now?: number): Promise<CacheEntry | null>;
+    put(key: string, entry: CacheEntry): Promise<void>;
+    delete(key: string): Promise<boolean>;
+    purgeExpired(now?: number): Promise<number>;
+  }
+
+  export interface CounterRequest {
+    key: string;
+    windowMs: number;
+    limit: number;
+    cost: number;
+    sliding: boolean;
+  }
+
+  /** Windowed counters: \`take\` checks every request's window and charges all of them only when all pass. */
+  export interface CounterStore {
+    take(requests: readonly CounterRequest[], now?: number): Promise<{ allowed: boolean; windows: { allowed: boolean; count: number; remaining: number; resetMs: number }[] }>;
+    add(key: string, windowMs: number, amount: number, now?: number): Promise<void>;
+  }
+
+  export interface GatewayToken {
+    id: string;
+    gatewayId: string;
+    name: string | null;
+    createdAt: number;
+    expiresAt: number | null;
+    revokedAt: number | null;
+  }
+
+  export interface TokenStore {
+    create(input: { gatewayId: string; name?: string | null; expiresAt?: number | null }): Promise<{ token: string; info: GatewayToken }>;
+    list(gatewayId?: string): Promise<GatewayToken[]>;
+    revoke(id: string, gatewayId?: string): Promise<boolean>;
+    verify(gatewayId: string, secret: string, now?: number): Promise<GatewayToken | null>;
+  }
+
+  export interface Stores {
+    logs: LogStore;
+    cache: CacheStore;
+    counters: CounterStore;
+    tokens: TokenStore;
+  }
+
   export interface GatewayHandle {
     readonly config: {
       accountId?: string;
@@ -186,8 +255,7 @@ declare module "switchboard" {
       configPath: string | null;
       configDir: string;
     };
-    /** Logs, cache, counters and tokens; see the README's "Stores" section. */
-    readonly stores: Record<string, unknown>;
+    readonly stores: Stores;
     readonly logger: Logger;
   }
 
