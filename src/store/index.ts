@@ -4,7 +4,7 @@ import { MemoryCounterStore } from "./memory/counters.ts";
 import { openDatabase } from "./sqlite/db.ts";
 import { SqliteLogStore } from "./sqlite/logs.ts";
 import { SqliteTokenStore } from "./sqlite/tokens.ts";
-import { SqliteCacheStore } from "./sqlite/cache.ts";
+import { cacheFile, SqliteCacheStore } from "./sqlite/cache.ts";
 import { MemoryCacheFront } from "./memory/cache-front.ts";
 
 export interface OpenStores {
@@ -25,13 +25,15 @@ export function openStores(config: ResolvedConfig, logger: Logger): OpenStores {
   const tokens = new SqliteTokenStore(db);
   const counters = new MemoryCounterStore();
   // Hot entries answer from memory; this process is the SQLite file's only writer.
-  const cache = new MemoryCacheFront(new SqliteCacheStore(db));
+  const cacheStore = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)));
+  const cache = new MemoryCacheFront(cacheStore);
   const stores: Stores = { logs, tokens, counters, cache };
   return {
     stores,
     async close() {
       await logs.close();
       await counters.close();
+      cacheStore.close();
       db.close();
     },
   };

@@ -27,21 +27,34 @@ interface CacheRow {
 
 type PutParams = [string, number, number, number, number, string, Uint8Array];
 
+/** How long written entries wait to be committed together (they are served from `#pending` meanwhile). */
+const WRITE_DELAY_MS = 20;
+
 /**
- * The default `CacheStore`: a `cache` table in the shared SQLite file, so entries survive a restart.
- * Reads and writes are synchronous (bun:sqlite) and wrapped in resolved Promises.
+ * The default `CacheStore`: a `cache` table in its own SQLite file (see `cacheFile`), so entries
+ * survive a restart. The file is written by this thread alone, never by the log writer thread, so a
+ * write never waits on another thread's lock; writes are queued and committed together, one
+ * transaction per few milliseconds, and reads see the queue first.
  *
  * @example
- * const cache = new SqliteCacheStore(openDatabase(config.storage.sqlite));
+ * const cache = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)));
  */
 export class SqliteCacheStore implements CacheStore {
   readonly #get: Statement<CacheRow, [string, number]>;
   readonly #put: Statement<unknown, PutParams>;
   readonly #delete: Statement<unknown, [string]>;
-  readonly #purge: Statement<unknown, [number]>;
+  readonly #purge: Statement<{ key: string }, [number]>;
+  readonly #writeAll: (entries: [string, CacheEntry][]) => void;
+  #pending = new Map<string, CacheEntry>();
+  /** Keys that have a row, so a miss — most lookups of a busy cache — costs no database read. */
+  readonly #stored: Set<string>;
+  #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     migrate(db, "cache", CACHE_MIGRATIONS);
+    // A cache may lose its last entries on a power cut; it must never make a request wait on fsync.
+    db.run("PRAGMA synchronous = OFF");
+    this.#stored = new Set(db.query<{ key: string }, [number]>("SELECT key FROM cache WHERE expires_at > ?").all(Date.now()).map((row) => row.key));
     this.#get = db.query("SELECT expires_at, created_at, status, step, headers, body FROM cache WHERE key = ? AND expires_at > ?");
     this.#put = db.query(
       `INSERT INTO cache (key, expires_at, created_at, status, step, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -49,24 +62,68 @@ export class SqliteCacheStore implements CacheStore {
          status = excluded.status, step = excluded.step, headers = excluded.headers, body = excluded.body`,
     );
     this.#delete = db.query("DELETE FROM cache WHERE key = ?");
-    this.#purge = db.query("DELETE FROM cache WHERE expires_at <= ?");
+    this.#purge = db.query("DELETE FROM cache WHERE expires_at <= ? RETURNING key");
+    this.#writeAll = db.transaction((entries: [string, CacheEntry][]) => {
+      for (const [key, entry] of entries) {
+        this.#put.run(key, entry.expiresAt, entry.createdAt, entry.status, entry.step, JSON.stringify(entry.headers), entry.body);
+      }
+    });
   }
 
   async get(key: string, now = Date.now()): Promise<CacheEntry | null> {
+    const queued = this.#pending.get(key);
+    if (queued) return queued.expiresAt > now ? queued : null;
+    if (!this.#stored.has(key)) return null;
     const row = this.#get.get(key, now);
     if (!row) return null;
     return { status: row.status, headers: JSON.parse(row.headers), body: row.body, step: row.step, createdAt: row.created_at, expiresAt: row.expires_at };
   }
 
   async put(key: string, entry: CacheEntry): Promise<void> {
-    this.#put.run(key, entry.expiresAt, entry.createdAt, entry.status, entry.step, JSON.stringify(entry.headers), entry.body);
+    this.#pending.delete(key);
+    this.#pending.set(key, entry);
+    this.#stored.add(key);
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), WRITE_DELAY_MS);
+      this.#timer.unref();
+    }
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.#delete.run(key).changes > 0;
+    const queued = this.#pending.delete(key);
+    this.#stored.delete(key);
+    return this.#delete.run(key).changes > 0 || queued;
   }
 
   async purgeExpired(now = Date.now()): Promise<number> {
-    return this.#purge.run(now).changes;
+    this.flush();
+    const purged = this.#purge.all(now);
+    for (const { key } of purged) this.#stored.delete(key);
+    return purged.length;
   }
+
+  /** Commits every queued entry now, in one transaction. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#pending.size === 0) return;
+    const entries = [...this.#pending];
+    this.#pending = new Map();
+    this.#writeAll(entries);
+  }
+
+  /** Commits what is queued and closes the file. */
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
+}
+
+/**
+ * The cache's own SQLite file beside the main one: `data/switchboard.db` → `data/switchboard.cache.db`.
+ * Keeping it apart means cache writes on the request thread never wait for the log writer's lock.
+ */
+export function cacheFile(sqlite: string): string {
+  if (sqlite === ":memory:") return sqlite;
+  return sqlite.endsWith(".db") ? `${sqlite.slice(0, -3)}.cache.db` : `${sqlite}.cache`;
 }
