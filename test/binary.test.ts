@@ -66,6 +66,8 @@ export default definePlugin({
     expect(upstream.requests).toHaveLength(1);
     expect(upstream.lastRequest()).toMatchObject({ path: "/v1/chat/completions", headers: { authorization: "Bearer sk-client" } });
     expect(server.output().stdout).toContain("stamp → logging");
+    // The log writer thread is an extra entrypoint of the build; without it the binary still logs, on the request thread, and says so.
+    expect(server.output().stderr).not.toContain("log writer");
 
     expect(await server.terminate()).toBe(0);
     using db = new Database(join(dir.path, "data/gateway.db"), { readonly: true });

@@ -134,8 +134,8 @@ const RESPONSE_HEAD = 2;
 
 /**
  * Values for `INSERT_LOG_SQL`, with the JSON columns (metadata, attempts) still objects: the log store
- * encodes a whole batch with one `JSON.stringify` on the request thread, instead of one per column and
- * again around the result, and `logParams` finishes them in the writer. An empty metadata object is NULL.
+ * encodes each record with one `JSON.stringify` on the request thread, instead of one per JSON column
+ * and again around the result, and `logParams` finishes them in the writer. An empty metadata object is NULL.
  */
 export function logValues(r: RequestRecord): unknown[] {
   return [

@@ -33,7 +33,9 @@ type Sendable = WriterRequest extends infer R ? (R extends unknown ? Omit<R, "se
 interface Pending {
   resolve(value: number): void;
   reject(error: Error): void;
-  /** A batch: sent again if the writer thread dies before answering. */
+  /** What is sent again if the writer thread dies before answering: batches and prunes, which may run twice. */
+  retry?: Sendable;
+  /** The batch, for the counters. */
   batch?: EncodedBatch;
 }
 
@@ -58,14 +60,16 @@ function defaultEntry(): string {
 /**
  * The request thread's side of the log writer. Requests are numbered and answered in order, so
  * `idle()` (everything sent so far is answered) is a flush. If the writer thread dies, unanswered
- * batches go to a new one (writing a record twice is harmless: inserts replace by log id), other
- * unanswered requests fail; after `MAX_RESTARTS` deaths within a minute the writes move to the
- * request thread's own connection, so logs keep being stored either way and the process never goes down.
+ * batches and prunes go to a new one under their numbers (writing a record twice is harmless: inserts
+ * replace by log id), other unanswered requests fail; after `MAX_RESTARTS` deaths within a minute the
+ * writes move to the request thread's own connection, so logs keep being stored either way and the
+ * process never goes down.
  */
 export class LogWriterThread {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
-  private last: Promise<unknown> = Promise.resolve();
+  /** `idle()` calls waiting for every request up to `seq` to be answered. */
+  private waiters: { seq: number; resolve: () => void }[] = [];
   private port: Port;
   private readonly restarts: number[] = [];
   private closing = false;
@@ -80,21 +84,28 @@ export class LogWriterThread {
   }
 
   /**
-   * Sends a batch to be written in one transaction. Its buffer is copied, not transferred: it is kept
-   * until the batch is answered, to be sent again if the writer thread dies before that.
+   * Sends a batch to be written in one transaction; resolves once it is answered (written, or its
+   * losses reported). It is kept until then, to be sent again if the writer thread dies first.
    */
-  writeBatch(batch: EncodedBatch): void {
-    void this.send({ kind: "batch", ...batch }, batch);
+  async writeBatch(batch: EncodedBatch): Promise<void> {
+    const request: Sendable = { kind: "batch", ...batch };
+    await this.send(request, { retry: request, batch });
   }
 
-  /** An `exec` or `prune`; resolves with the rows it changed. */
+  /**
+   * An `exec` or `prune`; resolves with the rows it changed. A prune is sent again if the writer
+   * thread dies first; an `exec` fails instead (a `DELETE … LIMIT n` run twice would delete twice).
+   */
   request(request: Extract<Sendable, { kind: "exec" | "prune" }>): Promise<number> {
-    return this.send(request);
+    return this.send(request, { retry: request.kind === "prune" ? request : undefined });
   }
 
   /** Resolves once every request sent so far has been answered. */
   idle(): Promise<void> {
-    return this.last.then(() => {});
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.waiters.push({ seq: this.seq, resolve });
+    this.wakeWaiters();
+    return promise;
   }
 
   /** Waits for what was sent, then stops the writer and its connection. */
@@ -105,11 +116,10 @@ export class LogWriterThread {
     this.port.close();
   }
 
-  private send(request: Sendable, batch?: EncodedBatch): Promise<number> {
+  private send(request: Sendable, entry: Pick<Pending, "retry" | "batch"> = {}): Promise<number> {
     const seq = ++this.seq;
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.pending.set(seq, { resolve, reject, batch });
-    this.last = promise.catch(() => {});
+    this.pending.set(seq, { resolve, reject, ...entry });
     if (this.pending.size === 1) this.port.busy(true);
     this.port.post({ ...request, seq } as WriterRequest);
     return promise;
@@ -127,6 +137,7 @@ export class LogWriterThread {
     if (!entry) return;
     this.pending.delete(reply.seq);
     if (this.pending.size === 0) port.busy(false);
+    this.wakeWaiters();
     if (reply.kind === "failed") {
       const error = deserializeError(reply.error);
       if (!entry.batch) return entry.reject(error);
@@ -153,19 +164,29 @@ export class LogWriterThread {
         ? `the log writer thread stopped (exit code ${code}) ${this.restarts.length} times within a minute; writing logs on the request thread from now on`
         : `the log writer thread stopped (exit code ${code}); restarting it`,
     );
-    const unanswered = [...this.pending.values()];
+    const unanswered = [...this.pending].sort(([a], [b]) => a - b);
     this.pending.clear();
     this.port = giveUp ? this.inThread() : this.startWorker(resolve(this.db.filename));
-    for (const entry of unanswered) {
-      if (!entry.batch) {
+    for (const [seq, entry] of unanswered) {
+      if (!entry.retry) {
         entry.reject(new Error("the log writer thread stopped before answering"));
         continue;
       }
-      const seq = ++this.seq;
       this.pending.set(seq, entry);
       if (this.pending.size === 1) this.port.busy(true);
-      this.port.post({ kind: "batch", seq, ...entry.batch });
+      this.port.post({ ...entry.retry, seq } as WriterRequest);
     }
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    let oldest = Infinity;
+    for (const seq of this.pending.keys()) oldest = Math.min(oldest, seq);
+    this.waiters = this.waiters.filter((waiter) => {
+      if (waiter.seq >= oldest) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 
   private startWorker(path: string): Port {

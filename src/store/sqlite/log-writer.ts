@@ -5,7 +5,8 @@
  * (log-writes.ts) does the work.
  *
  * The compiled binary only contains the workers it is told about: `bun run build` lists this file
- * as a second entrypoint. Keep it that way when moving or renaming it.
+ * as a second entrypoint, and `defaultEntry` (log-writer-thread.ts) finds it in the binary by its path
+ * under src/. Change both when moving or renaming it.
  */
 import type { Database } from "bun:sqlite";
 import { openDatabase } from "./db.ts";
@@ -13,9 +14,6 @@ import { serializeError, type WriterReply, type WriterRequest } from "./log-mess
 import { LogWriter } from "./log-writes.ts";
 
 declare const self: Worker;
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
-if (process.env.SB_NICE) setPriority(Number(readlinkSync("/proc/thread-self").split("/").pop()), Number(process.env.SB_NICE));
 
 let db: Database | null = null;
 let writer: LogWriter | null = null;

@@ -32,6 +32,7 @@ export class LogWriter {
     this.insertLog = db.prepare(INSERT_LOG_SQL);
     this.insertPayload = db.prepare(INSERT_PAYLOAD_SQL);
     const write = db.transaction((rows: Row[]) => {
+      // `run(values)`, not `run(...values)`: spreading 32 values per row measured ~2 µs per record more.
       for (const [log, payload] of rows) {
         this.insertLog.run(log);
         if (payload) this.insertPayload.run(payload);
@@ -69,8 +70,6 @@ export class LogWriter {
   }
 
   private writeBatch(batch: EncodedBatch): { value: number; transactions: number } {
-    if (process.env.SB_MODE === "nowrite") return { value: batch.count, transactions: 1 };
-    if (process.env.SB_MODE === "decode") { decodeBatch(batch); return { value: batch.count, transactions: 1 }; }
     const rows = decodeBatch(batch);
     let written = rows.length;
     let transactions = 1;

@@ -75,7 +75,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   append(record: RequestRecord): void {
-    if (!record.collectLog || process.env.SB_MODE === "noappend") return;
+    if (!record.collectLog) return;
     if (this.closed) {
       this.stats.dropped++;
       this.options.logger.warn(`log ${record.logId} arrived after the log store closed; not stored`);
@@ -88,7 +88,8 @@ export class SqliteLogStore implements LogStore {
       this.options.logger.error(`log ${record.logId} could not be stored`, error);
       return;
     }
-    if (this.queue.size >= this.batchSize) this.schedule(0);
+    // Once per batch: resetting the timer for every record past the size costs a timer per request under load.
+    if (this.queue.size === this.batchSize) this.schedule(0);
     else if (!this.timer) this.schedule(this.flushIntervalMs);
   }
 
@@ -178,7 +179,6 @@ export class SqliteLogStore implements LogStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (process.env.SB_MODE) console.error("STATS", JSON.stringify(this.stats));
     this.sendQueue();
     this.closed = true;
     await this.writer.close();
@@ -203,6 +203,7 @@ export class SqliteLogStore implements LogStore {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.queue.size === 0 || this.closed) return;
-    this.writer.writeBatch(this.queue.take(this.options.retention));
+    const batch = this.queue.take(this.options.retention);
+    void this.writer.writeBatch(batch).then(() => this.queue.recycle(batch));
   }
 }
