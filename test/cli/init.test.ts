@@ -55,6 +55,40 @@ describe("switchboard init", () => {
     }
   });
 
+  test("switchboard.d.ts agrees with the real SDK's types, both ways", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-dts-"));
+    try {
+      // Without its `process` stand-in, which would clash with Bun's own types that the real SDK needs here.
+      writeFileSync(join(dir, "switchboard.d.ts"), SDK_DTS.replace(/^declare var process.*$/m, ""));
+      const real = join(import.meta.dir, "../../src/sdk.ts");
+      // Data types must match both ways; a config or plugin typed against the file must be one the gateway
+      // accepts; what the gateway hands a plugin must be what the file promises.
+      const pairs = ["RequestRecord", "Usage", "Metadata", "Attempt", "CacheEntry", "GatewayToken", "LogFilter"];
+      const lines = pairs.flatMap((name) => [
+        `export const ${name}ToReal: R.${name} = null! as D.${name};`,
+        `export const ${name}ToDeclared: D.${name} = null! as R.${name};`,
+      ]);
+      lines.push(`export const configToReal: R.Config = null! as D.Config;`);
+      lines.push(`export const pluginToReal: R.Plugin = null! as D.Plugin;`);
+      lines.push(`export const ctxToDeclared: D.RequestContext = null! as R.RequestContext;`);
+      lines.push(`export const storesToDeclared: D.Stores = null! as R.Stores;`);
+      lines.push(`export const handleToDeclared: D.GatewayHandle = null! as R.GatewayHandle;`);
+      writeFileSync(join(dir, "check.ts"), [`import type * as D from "switchboard";`, `import type * as R from ${JSON.stringify(real)};`, ...lines].join("\n"));
+      writeFileSync(
+        join(dir, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: { target: "ESNext", module: "Preserve", moduleResolution: "bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: ["bun"], typeRoots: [join(import.meta.dir, "../../node_modules/@types")] },
+          files: ["switchboard.d.ts", "check.ts"],
+        }),
+      );
+      const typecheck = await run([TSC, "-p", dir]);
+      expect(typecheck.stdout.split("\n").filter((line) => /error TS/.test(line))).toEqual([]);
+      expect(typecheck.exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("switchboard.d.ts declares every value the SDK exports", () => {
     const declared = new Set([...SDK_DTS.matchAll(/export (?:declare )?(?:function|class|const) (\w+)/g)].map((match) => match[1]));
     expect([...declared].sort()).toEqual(Object.keys(sdk).sort());

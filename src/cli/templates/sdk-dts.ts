@@ -18,7 +18,8 @@ declare module "switchboard" {
     /** Seconds. */
     interval: number;
     technique?: "fixed" | "sliding";
-    key?: "gateway" | "ip" | "token" | \`header:\${string}\` | \`metadata:\${string}\`;
+    /** "gateway" (default), "ip", "token", "header:<name>" or "metadata:<key>". */
+    key?: string;
     unit?: "requests" | "tokens";
   }
 
@@ -183,12 +184,32 @@ declare module "switchboard" {
     value: (string | number | boolean | null)[];
   }
 
+  /** A stored log as the logs API returns it (the main fields; see the README for all). */
+  export interface LogRow {
+    id: string;
+    created_at: string;
+    gateway_id: string;
+    provider: string;
+    model: string | null;
+    path: string;
+    status_code: number;
+    success: boolean;
+    cached: boolean;
+    duration: number;
+    tokens_in: number | null;
+    tokens_out: number | null;
+    cost: number | null;
+    /** JSON string. */
+    metadata: string | null;
+    event_id: string;
+  }
+
   /** Logs: appended in batches off the request path; queries see everything appended before them. */
   export interface LogStore {
     append(record: RequestRecord): void;
     flush(): Promise<void>;
-    list(gatewayId: string, query: { page: number; perPage: number; orderBy: string; direction: "asc" | "desc"; filters: LogFilter[]; search?: string }): Promise<{ rows: Record<string, unknown>[]; total: number }>;
-    get(gatewayId: string, id: string): Promise<Record<string, unknown> | null>;
+    list(gatewayId: string, query: { page: number; perPage: number; orderBy: string; direction: "asc" | "desc"; filters: LogFilter[]; search?: string }): Promise<{ rows: LogRow[]; total: number }>;
+    get(gatewayId: string, id: string): Promise<LogRow | null>;
     patch(gatewayId: string, id: string, patch: { feedback?: -1 | 0 | 1 | null; score?: number | null; metadata?: Metadata | null }): Promise<boolean>;
     delete(gatewayId: string, filters: LogFilter[]): Promise<number>;
   }
@@ -246,6 +267,12 @@ declare module "switchboard" {
     tokens: TokenStore;
   }
 
+  export interface ProviderRegistry {
+    get(slug: string): ProviderDef | undefined;
+    slugs(): string[];
+    url(provider: ProviderDef, accountId: string, endpoint: string, search: string): string;
+  }
+
   export interface GatewayHandle {
     readonly config: {
       accountId?: string;
@@ -256,6 +283,7 @@ declare module "switchboard" {
       configDir: string;
     };
     readonly stores: Stores;
+    readonly providers: ProviderRegistry;
     readonly logger: Logger;
   }
 
