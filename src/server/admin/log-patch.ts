@@ -1,8 +1,8 @@
-import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import type { Metadata } from "../../pipeline/record.ts";
 import type { LogPatch } from "../../store/types.ts";
+import { badRequest, parseJsonObject } from "./json-body.ts";
 
-const bad = (message: string) => new GatewayError(400, ErrorCode.BadRequest, message);
+const bad = badRequest;
 
 const FIELDS = ["feedback", "score", "metadata"];
 
@@ -22,16 +22,7 @@ function metadata(value: unknown): Metadata | null {
  * each field nullable (null clears it). Anything else is a 400 naming the field.
  */
 export function parseLogPatch(text: string): LogPatch {
-  let body: unknown;
-  try {
-    body = text.trim() === "" ? {} : JSON.parse(text);
-  } catch {
-    throw bad("The body is not valid JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad("The body must be a JSON object");
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((k) => !FIELDS.includes(k));
-  if (unknown.length > 0) throw bad(`Unknown field(s) ${unknown.join(", ")}; allowed: ${FIELDS.join(", ")}`);
+  const fields = parseJsonObject(text, FIELDS);
   const patch: LogPatch = {};
   if ("feedback" in fields) {
     const f = fields.feedback;

@@ -1,6 +1,7 @@
 import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import { ExpiryError, parseDuration, parseExpiryDate, tokenStatus, type GatewayToken, type TokenStore } from "../../store/tokens.ts";
 import { ok, type V4Success } from "./v4.ts";
+import { badRequest, parseJsonObject } from "./json-body.ts";
 
 /** A gateway token as the admin API shows it: never the secret, except once in the answer to `POST`. */
 export interface TokenObject {
@@ -28,22 +29,13 @@ function describe(token: GatewayToken, now = Date.now()): TokenObject {
   };
 }
 
-const bad = (message: string) => new GatewayError(400, ErrorCode.BadRequest, message);
+const bad = badRequest;
 const FIELDS = ["name", "expires_at", "expires_in"];
 const MAX_NAME = 100;
 
 /** Validates the body of `POST tokens`: `{name?, expires_at? (ISO 8601) | expires_in? ("30d")}`; an empty body is fine. */
 export function parseTokenRequest(text: string, now = Date.now()): { name: string | null; expiresAt: number | null } {
-  let body: unknown;
-  try {
-    body = text.trim() === "" ? {} : JSON.parse(text);
-  } catch {
-    throw bad("The body is not valid JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad("The body must be a JSON object");
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((key) => !FIELDS.includes(key));
-  if (unknown.length > 0) throw bad(`Unknown field(s) ${unknown.join(", ")}; allowed: ${FIELDS.join(", ")}`);
+  const fields = parseJsonObject(text, FIELDS);
   const { name = null, expires_at: at = null, expires_in: within = null } = fields;
   if (name !== null && (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME)) {
     throw bad(`name must be a non-empty string of at most ${MAX_NAME} characters`);
