@@ -89,6 +89,19 @@ describe("switchboard serve", () => {
     expect(result.stderr).toContain("gateways.prod.logz");
   });
 
+  test("on a port another gateway holds it exits non-zero instead of sharing the port", async () => {
+    using first = tempFolder();
+    using second = tempFolder();
+    await using running = await startServe([BUN, MAIN, "serve", "--port", "0"], { cwd: first.path });
+    const port = new URL(running.url).port;
+
+    const result = await run([BUN, MAIN, "serve", "--port", port], { cwd: second.path });
+
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).not.toContain("listening");
+    expect(result.stderr).toContain(port);
+  });
+
   test("without any config it serves the built-in default and stops cleanly on SIGTERM", async () => {
     using dir = tempFolder();
     await using server = await startServe([BUN, MAIN, "serve", "--port", "0"], { cwd: dir.path });

@@ -52,6 +52,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     // Above the gateway's own limit, so the gateway (413 envelope), not Bun, refuses large bodies.
     maxRequestBodySize: config.server.maxBodyBytes + 64 * 1024 * 1024,
     idleTimeout: 255,
+    // Elysia turns SO_REUSEPORT on; a second gateway on a busy port must fail, not silently share it.
+    reusePort: false,
   });
   const server = app.server!;
   let stopping: Promise<void> | null = null;
@@ -64,7 +66,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     stop() {
       stopping ??= (async () => {
         server.stop(false);
-        await Promise.race([pipeline.drain(), Bun.sleep(DRAIN_TIMEOUT_MS)]);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)));
+        await Promise.race([pipeline.drain(), timeout]);
+        clearTimeout(timer);
         for (const plugin of plugins) {
           try {
             await plugin.close?.();
