@@ -57,7 +57,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
     const bytes = new Uint8Array(await response.arrayBuffer());
     outcome.size = bytes.byteLength;
     outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;
-    outcome.truncated = bytes.byteLength > captureLimit;
+    outcome.truncated = captureLimit > 0 && bytes.byteLength > captureLimit;
     done(outcome);
     return new Response(bytes, init);
   }
