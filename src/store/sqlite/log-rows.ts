@@ -78,52 +78,24 @@ export const INSERT_PAYLOAD_SQL = `INSERT OR REPLACE INTO log_payloads
 /** The lean columns every listing reads (everything but `attempts`). */
 export const ROW_COLUMNS = [...LOG_COLUMNS.filter((c) => c !== "attempts"), "feedback", "score"].map((c) => `logs.${c}`).join(", ");
 
-/** A `logs` row as SQLite hands it back. */
-export interface StoredLog {
-  id: string;
-  gateway_id: string;
+/** A `logs` row as SQLite hands it back: the API's row, with the time as epoch ms and flags as 0/1. */
+export type StoredLog = Omit<LogRow, "created_at" | "success" | "cached" | "custom_cost" | "aborted"> & {
   created_at: number;
-  provider: string;
-  model: string | null;
-  path: string;
-  method: string;
-  status_code: number;
   success: number;
   cached: number;
-  step: number;
-  duration: number;
-  time_to_first_byte: number | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  cached_tokens_in: number;
-  cache_write_tokens_in: number;
-  cost: number | null;
   custom_cost: number;
-  metadata: string | null;
-  event_id: string;
-  request_type: string;
-  request_content_type: string | null;
-  response_content_type: string | null;
-  request_size: number;
-  response_size: number;
-  user_agent: string | null;
-  token_id: string | null;
-  feedback: number | null;
-  score: number | null;
-  error_code: number | null;
-  error_message: string | null;
   aborted: number;
-}
+};
 
 /** A `logs` row joined with its payload heads, for `GET logs/{id}`. */
-export interface StoredLogDetail extends StoredLog {
+export type StoredLogDetail = StoredLog & {
   attempts: string;
   has_payload: number;
   request_head: string | null;
   response_head: string | null;
   request_truncated: number | null;
   response_truncated: number | null;
-}
+};
 
 const int = (flag: boolean) => (flag ? 1 : 0);
 
