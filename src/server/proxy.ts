@@ -3,6 +3,7 @@ import { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { upstreamHeaders } from "../upstream/headers.ts";
 import { readBody } from "./body.ts";
+import { parseTarget } from "./target.ts";
 import type { Runtime } from "./runtime.ts";
 
 /**
@@ -50,34 +51,4 @@ export function providerProxy(runtime: Runtime) {
 export function refused(error: GatewayError, headers: Headers): Response {
   const logId = newLogId();
   return errorResponse(error, { "cf-aig-log-id": logId, "cf-aig-event-id": headers.get("cf-aig-event-id") || logId });
-}
-
-interface Target {
-  account: string;
-  gateway: string;
-  provider: string | null;
-  endpoint: string;
-  search: string;
-}
-
-function parseTarget(url: string): Target {
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const queryStart = url.indexOf("?", pathStart);
-  const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
-  const search = queryStart === -1 ? "" : url.slice(queryStart);
-  // path is "/v1/{account}/{gateway}/{provider}/{endpoint…}"
-  const parts = path.split("/");
-  const [, , account = "", gateway = "", provider = ""] = parts;
-  if (!account || !gateway) {
-    throw new GatewayError(400, ErrorCode.BadRequest, "Malformed path; expected /v1/{account}/{gateway}/{provider}/{path}");
-  }
-  return { account: decode(account), gateway: decode(gateway), provider: provider ? decode(provider) : null, endpoint: parts.slice(5).join("/"), search };
-}
-
-function decode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new GatewayError(400, ErrorCode.BadRequest, `Malformed path segment "${segment}"`);
-  }
 }
