@@ -9,7 +9,8 @@ import { openai } from "./openai.ts";
 import { openAICompatibleProviders } from "./openai-compatible.ts";
 import { replicate } from "./replicate.ts";
 import type { ProviderDef } from "./types.ts";
-import { fillAccount, joinUrl } from "./url.ts";
+import { fillAccount, fillPlaceholders, joinUrl } from "./url.ts";
+import { confine, guardEndpoint } from "./url-guard.ts";
 import { workersAi } from "./workers-ai.ts";
 
 /** Every built-in provider. Adding a provider is its module plus one line here. */
@@ -31,7 +32,13 @@ export interface ProviderRegistry {
   get(slug: string): ProviderDef | undefined;
   /** Every known slug (built-in and configured custom-*), sorted. */
   slugs(): string[];
-  /** The upstream URL for one step. */
+  /**
+   * The upstream URL for one step, built from the provider's base and returned as `new URL()`
+   * normalises it (the exact URL `fetch` sends, so what was checked is what is sent). Throws a
+   * `GatewayError` 400 (BadRequest) — before anything is sent — when the endpoint or a placeholder
+   * value breaks its rules, or the URL would leave the origin and path prefix the provider may reach
+   * (`ProviderDef.reach`): a held key goes only where the operator pointed it.
+   */
   url(provider: ProviderDef, accountId: string, endpoint: string, search: string): string;
 }
 
@@ -91,8 +98,11 @@ export function createRegistry(overrides: Record<string, ProviderConfig>): Provi
     get: (slug) => providers.get(slug),
     slugs: () => [...slugs],
     url(provider, accountId, endpoint, search) {
-      const base = fillAccount(provider.baseUrl, accountId);
-      return provider.url ? provider.url(base, endpoint, search) : joinUrl(base, endpoint, search);
+      guardEndpoint(provider.slug, endpoint, search);
+      const { params, endpoint: rest } = provider.baseParams?.(endpoint) ?? { params: {}, endpoint };
+      const base = fillPlaceholders(fillAccount(provider.baseUrl, accountId), params);
+      const url = provider.url ? provider.url(base, rest, search) : joinUrl(base, rest, search);
+      return confine(provider.slug, url, provider.reach?.(base) ?? base);
     },
   };
 }

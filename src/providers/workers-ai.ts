@@ -6,7 +6,8 @@ import { workersAiUsage } from "./usage/workers-ai.ts";
 /**
  * Cloudflare Workers AI. `/workers-ai/@cf/meta/llama-3.1-8b-instruct` (also `run/@cf/…`) →
  * `…/accounts/{account}/ai/run/@cf/…`; the OpenAI-compatible `/workers-ai/v1/chat/completions` and
- * `v1/embeddings` live beside `/run`: `…/accounts/{account}/ai/v1/chat/completions`.
+ * `v1/embeddings` live beside `/run`: `…/accounts/{account}/ai/v1/chat/completions`, so a `/run`
+ * base may reach its parent path (and nothing above it).
  */
 export const workersAi: ProviderDef = {
   slug: "workers-ai",
@@ -21,12 +22,22 @@ export const workersAi: ProviderDef = {
   url(base, endpoint, search) {
     const root = base.replace(/\/+$/, "");
     const path = endpoint.replace(/^\/+/, "");
+    const parent = runParent(root);
     // Only rewrite bases shaped like the real one; a configured base without `/run` is used as written.
-    if (lastSegment(root) !== "run") return joinUrl(root, path, search);
-    if (/^v1(\/|$)/.test(path)) return joinUrl(root.slice(0, root.lastIndexOf("/")), path, search);
+    if (parent === null) return joinUrl(root, path, search);
+    if (/^v1(\/|$)/.test(path)) return joinUrl(parent, path, search);
     return joinUrl(root, stripRun(path), search);
   },
+  reach(base) {
+    const root = base.replace(/\/+$/, "");
+    return runParent(root) ?? root;
+  },
 };
+
+/** The parent of a base that ends in `/run` (where `v1/…` lives), or null for a base shaped otherwise. */
+function runParent(root: string): string | null {
+  return lastSegment(root) === "run" ? root.slice(0, root.lastIndexOf("/")) : null;
+}
 
 function stripRun(path: string): string {
   return path === "run" ? "" : path.startsWith("run/") ? path.slice(4) : path;

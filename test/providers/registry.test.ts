@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createRegistry, validateProviderOverrides } from "../../src/providers/registry.ts";
+import { ErrorCode, GatewayError } from "../../src/pipeline/errors.ts";
+import { BUILT_IN_PROVIDERS, createRegistry, validateProviderOverrides } from "../../src/providers/registry.ts";
 import type { ProviderDef } from "../../src/providers/types.ts";
 import { joinUrl } from "../../src/providers/url.ts";
 
@@ -124,6 +125,162 @@ describe("upstream URLs", () => {
       "http://127.0.0.1:11434/v1/chat/completions",
       "http://127.0.0.1:11434/v1/models?limit=5",
     ]);
+  });
+});
+
+/** The GatewayError `fn` throws, as status, code and message; or "no error". */
+function thrown(fn: () => unknown): { status: number; code: number; message: string } | string {
+  try {
+    fn();
+    return "no error";
+  } catch (error) {
+    return error instanceof GatewayError ? { status: error.status, code: error.code, message: error.message } : String(error);
+  }
+}
+const badRequest = (message: string | RegExp = expect.any(String)) => ({ status: 400, code: ErrorCode.BadRequest, message: typeof message === "string" ? message : expect.stringMatching(message) });
+
+describe("upstream URLs stay where the operator pointed them", () => {
+  test("valid endpoints build exactly the URLs they always did", () => {
+    const workers = createRegistry({ "workers-ai": { baseUrl: "http://127.0.0.1:9000/client/v4/accounts/{account}/ai/run" } });
+    expect([
+      url("workers-ai", "@cf/meta/llama-3.1-8b-instruct"),
+      url("workers-ai", "v1/chat/completions"),
+      url("workers-ai", "@cf/meta/llama-3.1-8b-instruct", "", workers),
+      url("google-ai-studio", "models/gemini-2.5-flash:generateContent"),
+      url("google-ai-studio", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", "?alt=sse"),
+      url("azure-openai", "my-res/gpt-4o.prod_1/chat/completions", "?api-version=2024-10-21"),
+      url("azure-openai", "a1/d/embeddings", "?api-version=2023-05-15"),
+      url("openai", "v1/chat/completions", "?api-version=2024-10-21"),
+      url("openai", "v1"),
+      url("huggingface", "meta-llama/Llama-3.1-8B-Instruct"),
+      url("replicate", "models/meta/meta-llama-3-8b-instruct/predictions"),
+      url("anthropic", "v1/messages", "?beta=true"),
+      url("openai", "files/file-abc%20x/content"),
+    ]).toEqual([
+      `https://api.cloudflare.com/client/v4/accounts/${ACCOUNT}/ai/run/@cf/meta/llama-3.1-8b-instruct`,
+      `https://api.cloudflare.com/client/v4/accounts/${ACCOUNT}/ai/v1/chat/completions`,
+      `http://127.0.0.1:9000/client/v4/accounts/${ACCOUNT}/ai/run/@cf/meta/llama-3.1-8b-instruct`,
+      "https://generativelanguage.googleapis.com/models/gemini-2.5-flash:generateContent",
+      "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+      "https://my-res.openai.azure.com/openai/deployments/gpt-4o.prod_1/chat/completions?api-version=2024-10-21",
+      "https://a1.openai.azure.com/openai/deployments/d/embeddings?api-version=2023-05-15",
+      "https://api.openai.com/v1/chat/completions?api-version=2024-10-21",
+      "https://api.openai.com/v1",
+      "https://api-inference.huggingface.co/models/meta-llama/Llama-3.1-8B-Instruct",
+      "https://api.replicate.com/v1/models/meta/meta-llama-3-8b-instruct/predictions",
+      "https://api.anthropic.com/v1/messages?beta=true",
+      "https://api.openai.com/v1/files/file-abc%20x/content",
+    ]);
+  });
+
+  test("an endpoint with a fragment, backslash, encoded slash, dot segment or control character is refused for every provider", () => {
+    const reg = createRegistry({ "custom-x": { baseUrl: "http://127.0.0.1:9000/v1" } });
+    const endpoints = [
+      "127.0.0.1:9#/d/chat/completions",
+      "chat/completions#@127.0.0.1:9",
+      "..\\127.0.0.1:9",
+      "a%5c..%5c..%5cx",
+      "%2F%2F127.0.0.1:9/x",
+      "a%2f..%2f..%2fx",
+      "../../../x",
+      "my-res/d/../../../x",
+      "%2e%2e/%2E%2E/x",
+      "my-res/d/.%2e/x",
+      "./x",
+      "a/.\t./.\n./x",
+      "a b",
+    ];
+    const slugs = [...BUILT_IN_PROVIDERS.map((p) => p.slug), "custom-x"];
+    const results = slugs.flatMap((slug) => endpoints.map((endpoint) => ({ slug, endpoint, result: thrown(() => url(slug, endpoint, "", reg)) })));
+    expect(results).toEqual(slugs.flatMap((slug) => endpoints.map((endpoint) => ({ slug, endpoint, result: badRequest(/^Refused path for [a-z-]+: /) }))));
+    expect(thrown(() => url("openai", "chat/completions", "?a=1#@127.0.0.1:9"))).toEqual(badRequest('Refused path for openai: the URL may not contain "#" (a request-target has no fragment)'));
+  });
+
+  test("Azure resource and deployment names follow Azure's rules, and the message says which one is wrong", () => {
+    const resource = 'use 2–64 letters, digits and hyphens, starting and ending with a letter or digit; the path is /azure-openai/{resource}/{deployment}/…';
+    const deployment = 'use 1–64 letters, digits, "-", "_" and ".", not starting with "."; the path is /azure-openai/{resource}/{deployment}/…';
+    expect(["127.0.0.1:9/d/x", "evil.com/d/x", "a/d/x", "-a/d/x", "a-/d/x", "a_b/d/x", `${"r".repeat(65)}/d/x`, "r/d/x", "my-res/.d/x", "my-res/d:1/x", "my-res/d@h/x", "my-res//x", `my-res/${"d".repeat(65)}/x`].map((e) => thrown(() => url("azure-openai", e)))).toEqual([
+      badRequest(`Invalid Azure resource name "127.0.0.1:9": ${resource}`),
+      badRequest(`Invalid Azure resource name "evil.com": ${resource}`),
+      badRequest(`Invalid Azure resource name "a": ${resource}`),
+      badRequest(`Invalid Azure resource name "-a": ${resource}`),
+      badRequest(`Invalid Azure resource name "a-": ${resource}`),
+      badRequest(`Invalid Azure resource name "a_b": ${resource}`),
+      badRequest(`Invalid Azure resource name "${"r".repeat(60)}…": ${resource}`),
+      badRequest(`Invalid Azure resource name "r": ${resource}`),
+      badRequest(`Invalid Azure deployment name ".d": ${deployment}`),
+      badRequest(`Invalid Azure deployment name "d:1": ${deployment}`),
+      badRequest(`Invalid Azure deployment name "d@h": ${deployment}`),
+      badRequest(`Invalid Azure deployment name "": ${deployment}`),
+      badRequest(`Invalid Azure deployment name "${"d".repeat(60)}…": ${deployment}`),
+    ]);
+    expect([url("azure-openai", `${"r".repeat(64)}/${"d".repeat(64)}/x`), url("azure-openai", "R2/_d-1.x/x")]).toEqual([
+      `https://${"r".repeat(64)}.openai.azure.com/openai/deployments/${"d".repeat(64)}/x`,
+      "https://r2.openai.azure.com/openai/deployments/_d-1.x/x",
+    ]);
+  });
+
+  test("an {account} in the base must be a Cloudflare account id; bases without one ignore it", () => {
+    const at = (account: string, slug = "workers-ai") => thrown(() => registry.url(provider(slug), account, "@cf/meta/llama-3.1-8b-instruct", ""));
+    const rule = 'in the path: use up to 64 letters, digits, "-" and "_" (a Cloudflare account id)';
+    expect([at(".."), at("a/../b"), at("127.0.0.1:9"), at("x@h"), at("a#b"), at(""), at("a".repeat(65)), at("..", "openai")]).toEqual([
+      badRequest(`Invalid account id ".." ${rule}`),
+      badRequest(`Invalid account id "a/../b" ${rule}`),
+      badRequest(`Invalid account id "127.0.0.1:9" ${rule}`),
+      badRequest(`Invalid account id "x@h" ${rule}`),
+      badRequest(`Invalid account id "a#b" ${rule}`),
+      badRequest(`Invalid account id "" ${rule}`),
+      badRequest(`Invalid account id "${"a".repeat(60)}…" ${rule}`),
+      "no error",
+    ]);
+    expect(registry.url(provider("workers-ai"), "Acc_1-x", "@cf/m", "")).toBe("https://api.cloudflare.com/client/v4/accounts/Acc_1-x/ai/run/@cf/m");
+  });
+
+  test("second line: whatever a provider module builds, the registry refuses a URL outside its reach", () => {
+    const openaiDef = provider("openai");
+    const refusedBy = (def: ProviderDef, endpoint = "chat/completions") => thrown(() => registry.url(def, ACCOUNT, endpoint, ""));
+    const outside = "Refused path for openai: the upstream URL would leave the base URL configured for this provider";
+    expect([
+      refusedBy({ ...openaiDef, url: () => "http://127.0.0.1:9/v1/chat/completions" }),
+      refusedBy({ ...openaiDef, url: () => "https://api.openai.com.evil.example/v1/x" }),
+      refusedBy({ ...openaiDef, url: () => "https://api.openai.com:8443/v1/x" }),
+      refusedBy({ ...openaiDef, url: () => "http://api.openai.com/v1/x" }),
+      refusedBy({ ...openaiDef, url: () => "https://user@api.openai.com/v1/x" }),
+      refusedBy({ ...openaiDef, url: () => "https://api.openai.com/v1/../admin" }),
+      refusedBy({ ...openaiDef, url: () => "https://api.openai.com/v1x/chat" }),
+      refusedBy({ ...openaiDef, url: () => "https://api.openai.com/v1/x#frag" }),
+      refusedBy({ ...openaiDef, url: () => "not a url" }),
+      refusedBy({ ...openaiDef, baseUrl: "https://{resource}.example.com/v1", baseParams: (e) => ({ params: { resource: "127.0.0.1:9#" }, endpoint: e }) }),
+      refusedBy({ ...openaiDef, baseUrl: "https://h.example/{deployment}/v1", baseParams: (e) => ({ params: { deployment: ".." }, endpoint: e }) }),
+      refusedBy({ ...provider("workers-ai"), url: (base) => `${base}/../../other/ai/v1/x` }),
+    ]).toEqual([
+      badRequest(outside),
+      badRequest(outside),
+      badRequest(outside),
+      badRequest(outside),
+      badRequest(outside),
+      badRequest(outside),
+      badRequest(outside),
+      badRequest('Refused path for openai: the URL may not contain "#" (a request-target has no fragment)'),
+      badRequest("Refused path for openai: the path does not form a valid upstream URL"),
+      badRequest('Invalid {resource} "127.0.0.1:9#" in the path: use up to 64 letters, digits, "-", "_", "~" and "."'),
+      badRequest('Invalid {deployment} ".." in the path: use up to 64 letters, digits, "-", "_", "~" and "."'),
+      badRequest("Refused path for workers-ai: the upstream URL would leave the base URL configured for this provider"),
+    ]);
+  });
+
+  test("a provider's reach is its base by default; Workers AI's /run base also reaches its parent, and nothing above", () => {
+    const workers = provider("workers-ai");
+    const sibling = (path: string) => thrown(() => registry.url({ ...workers, url: (base) => `${base.slice(0, -"/run".length)}${path}` }, ACCOUNT, "x", ""));
+    expect([sibling("/v1/embeddings"), sibling("/run2/x"), sibling("x")]).toEqual([
+      "no error",
+      "no error",
+      badRequest("Refused path for workers-ai: the upstream URL would leave the base URL configured for this provider"),
+    ]);
+    const plain = createRegistry({ "workers-ai": { baseUrl: "http://127.0.0.1:9000/ai" } });
+    expect(thrown(() => plain.url({ ...provider("workers-ai", plain), url: () => "http://127.0.0.1:9000/other" }, ACCOUNT, "x", ""))).toEqual(
+      badRequest("Refused path for workers-ai: the upstream URL would leave the base URL configured for this provider"),
+    );
   });
 });
 
