@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
 import type { GatewayHandle } from "../../pipeline/types.ts";
+import { requestPath } from "../target.ts";
 import { adminAuthorizer } from "./auth.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
 import { logRoutes } from "./logs.ts";
@@ -9,7 +10,8 @@ import { tokenRoutes } from "./tokens.ts";
 /** Where Cloudflare's management API lives, so its SDKs work with `baseURL: "<switchboard>/client/v4"`. */
 export const ADMIN_PREFIX = "/client/v4/accounts/:account/ai-gateway";
 
-const searchParams = (request: Request) => new URL(request.url).searchParams;
+// Not `new URL(request.url)`: Bun keeps a bad Host header in the URL, and that would throw.
+const searchParams = (request: Request) => new URLSearchParams(requestPath(request.url).search);
 
 /**
  * The admin API: Cloudflare's AI Gateway management endpoints for gateways (read-only: they live in
