@@ -41,7 +41,7 @@ export { RequestContext, type Step } from "./pipeline/context.ts";
 export { ErrorCode, GatewayError } from "./pipeline/errors.ts";
 export { booleanOption, integerOption } from "./pipeline/options.ts";
 export type { Attempt, Metadata, MetadataValue, RequestRecord, RequestType, Usage } from "./pipeline/record.ts";
-export type { GatewayHandle, Logger, Next, Plugin, Stores } from "./pipeline/types.ts";
+export type { FaultOptions, GatewayHandle, Health, HealthFault, HealthReport, Logger, Next, Plugin, Stores } from "./pipeline/types.ts";
 export type { ResolvedConfig, ResolvedGateway } from "./config/defaults.ts";
 export type { GatewayConfig, ProviderConfig, RateLimitRule } from "./config/schema.ts";
 export type { ProviderDef, UsageReader } from "./providers/types.ts";

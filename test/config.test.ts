@@ -113,7 +113,7 @@ describe("switchboard serve", () => {
     // Reaches the end of the chain without leaving the machine: the timeout header is read just before the upstream call.
     const badHeader = await fetch(`${base}/default/openai/chat/completions`, post({ "cf-aig-request-timeout": "soon", "cf-aig-event-id": "default-config" }));
 
-    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await health.json()).toMatchObject({ status: "ok", faults: [] });
     expect(await expectGatewayError(unknownProvider, 400, ErrorCode.UnknownProvider)).toContain("workers-ai");
     await expectGatewayError(unknownGateway, 404, ErrorCode.UnknownGateway);
     expect(await expectGatewayError(badHeader, 400, ErrorCode.InvalidHeader)).toContain("cf-aig-request-timeout");

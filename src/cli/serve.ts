@@ -1,4 +1,7 @@
 import { loadConfig } from "../config/loader.ts";
+import { GatewayHealth } from "../server/health.ts";
+import { consoleLogger } from "../server/logger.ts";
+import { guardProcess } from "../server/process-guard.ts";
 import { startGateway } from "../server/start.ts";
 import { VERSION } from "../version.ts";
 import { stringFlag, UsageError, type Args } from "./args.ts";
@@ -9,7 +12,14 @@ export async function serve(args: Args): Promise<void> {
   const portFlag = stringFlag(args, "port");
   const port = portFlag === undefined ? undefined : Number(portFlag);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a whole number from 0 to 65535; got "${portFlag}"`);
-  const gateway = await startGateway({ config, port });
+  const logger = consoleLogger();
+  const health = new GatewayHealth(logger);
+  // Before start-up, so a plugin's setup is covered: from here on no stray rejection or throw ends the process.
+  const unguard = guardProcess(health);
+  const gateway = await startGateway({ config, port, logger, health }).catch((error: unknown) => {
+    unguard();
+    throw error;
+  });
   const plugins = gateway.pipeline.plugins.map((plugin) => plugin.name);
   console.log(`Switchboard ${VERSION} listening on ${gateway.url}`);
   console.log(`  config    ${config.configPath ?? "built-in default (no gateway.config.ts here; `switchboard init` writes one)"}`);

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from "../config/defaults.ts";
-import type { Logger, Stores } from "../pipeline/types.ts";
+import type { Health, Logger, Stores } from "../pipeline/types.ts";
 import { MemoryCounterStore } from "./memory/counters.ts";
 import { openDatabase } from "./sqlite/db.ts";
 import { SqliteLogStore } from "./sqlite/logs.ts";
@@ -15,17 +15,20 @@ export interface OpenStores {
 
 /**
  * Opens the storage the config names. Today that is one SQLite file shared by every store;
- * a scale-out backend replaces entries here and nowhere else.
+ * a scale-out backend replaces entries here and nowhere else. Every store reports its storage faults
+ * to `health` (components `logs`, `cache`, `tokens`, `counters`) rather than throwing from a timer;
+ * the log store's counters appear in `GET /health` as `stats.logs`.
  */
-export function openStores(config: ResolvedConfig, logger: Logger): OpenStores {
+export function openStores(config: ResolvedConfig, logger: Logger, health: Health): OpenStores {
   const db = openDatabase(config.storage.sqlite);
-  const logs = new SqliteLogStore(db, { logger, retention: (id) => config.gateways.get(id)?.logs, closeDatabase: false });
+  const logs = new SqliteLogStore(db, { logger, health, retention: (id) => config.gateways.get(id)?.logs, closeDatabase: false });
+  health.section("logs", () => ({ written: logs.stats.written, dropped: logs.stats.dropped, retrying: logs.retrying }));
   // In the writer thread, while the server starts: a big first prune does not hold up requests.
   logs.pruneAll(config.gateways.keys()).catch((error) => logger.error("applying log retention at start-up failed", error));
-  const tokens = new SqliteTokenStore(db);
-  const counters = new MemoryCounterStore();
+  const tokens = new SqliteTokenStore(db, { health });
+  const counters = new MemoryCounterStore({ health });
   // Hot entries answer from memory; this process is the SQLite file's only writer.
-  const cacheStore = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)));
+  const cacheStore = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)), { health });
   const cache = new MemoryCacheFront(cacheStore);
   const stores: Stores = { logs, tokens, counters, cache };
   return {

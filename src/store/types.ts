@@ -89,7 +89,8 @@ export interface RetentionPolicy {
 /**
  * Where request records go. `append` never blocks the request path: records are queued and written
  * in batches, one transaction each, off the request thread. `flush` resolves once everything
- * appended before it is committed (called on shutdown). Reads flush first, so they see every record
+ * appended before it is committed (called on shutdown), or held for another try when the storage
+ * refuses writes (disk full): a store never loses records to a passing fault, and never waits on one. Reads flush first, so they see every record
  * appended before them; updates and deletes apply after everything appended before them.
  */
 export interface LogStore {

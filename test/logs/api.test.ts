@@ -1,3 +1,4 @@
+import { GatewayHealth } from "../../src/server/health.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Cloudflare from "cloudflare";
 import { Elysia } from "elysia";
@@ -22,7 +23,7 @@ function startAdmin(input: ConfigInput) {
   const dir = tempDir();
   const logger = memoryLogger();
   const store = new SqliteLogStore(openDatabase(join(dir.path, "logs.db")), { logger });
-  const handle: GatewayHandle = { config: resolveConfig(input, null), stores: { logs: store } as Partial<Stores> as Stores, providers: noProviders, logger };
+  const handle: GatewayHandle = { config: resolveConfig(input, null), stores: { logs: store } as Partial<Stores> as Stores, providers: noProviders, logger, health: new GatewayHealth(logger) };
   const app = new Elysia().use(adminApi(handle)).listen(0);
   const url = `http://127.0.0.1:${app.server?.port}`;
   return {

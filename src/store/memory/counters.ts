@@ -1,3 +1,5 @@
+import type { Health } from "../../pipeline/types.ts";
+import { consoleHealth } from "../../server/health.ts";
 import type { CounterDecision, CounterRequest, CounterStore, CounterWindow } from "../counters.ts";
 
 interface Entry {
@@ -12,6 +14,8 @@ interface Entry {
 export interface MemoryCounterOptions {
   /** How often expired windows are dropped. @default 60000 */
   sweepMs?: number;
+  /** Where a failing sweep is reported, as component `"counters"`. @default `consoleHealth()` */
+  health?: Health;
 }
 
 /**
@@ -24,7 +28,15 @@ export class MemoryCounterStore implements CounterStore {
   readonly #timer: Timer;
 
   constructor(options: MemoryCounterOptions = {}) {
-    this.#timer = setInterval(() => this.sweep(), options.sweepMs ?? 60_000);
+    const health = options.health ?? consoleHealth();
+    this.#timer = setInterval(() => {
+      try {
+        this.sweep();
+        health.recovered("counters");
+      } catch (error) {
+        health.fault("counters", error, { during: "dropping expired counters" });
+      }
+    }, options.sweepMs ?? 60_000);
     this.#timer.unref();
   }
 

@@ -1,4 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
+import type { Health } from "../../pipeline/types.ts";
+import { consoleHealth } from "../../server/health.ts";
 import type { CacheEntry, CacheStore } from "../cache.ts";
 import { migrate } from "./db.ts";
 
@@ -30,11 +32,20 @@ type PutParams = [string, number, number, number, number, string, Uint8Array];
 /** How long written entries wait to be committed together (they are served from `#pending` meanwhile). */
 const WRITE_DELAY_MS = 20;
 
+/** Options of {@link SqliteCacheStore}. */
+export interface SqliteCacheStoreOptions {
+  /** Where failed writes, reads and purges are reported, as component `"cache"`. @default `consoleHealth()` */
+  health?: Health;
+}
+
 /**
  * The default `CacheStore`: a `cache` table in its own SQLite file (see `cacheFile`), so entries
  * survive a restart. The file is written by this thread alone, never by the log writer thread, so a
  * write never waits on another thread's lock; writes are queued and committed together, one
  * transaction per few milliseconds, and reads see the queue first.
+ *
+ * Nothing here ever throws out of a timer: a write the file refuses (disk full, I/O error) is a fault of
+ * the `"cache"` component in `health`, and its entries are simply not cached. A read that fails is a miss.
  *
  * @example
  * const cache = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)));
@@ -49,8 +60,13 @@ export class SqliteCacheStore implements CacheStore {
   /** Keys that have a row, so a miss — most lookups of a busy cache — costs no database read. */
   readonly #stored: Set<string>;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  readonly #health: Health;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    options: SqliteCacheStoreOptions = {},
+  ) {
+    this.#health = options.health ?? consoleHealth();
     migrate(db, "cache", CACHE_MIGRATIONS);
     // A cache may lose its last entries on a power cut; it must never make a request wait on fsync.
     db.run("PRAGMA synchronous = OFF");
@@ -74,9 +90,14 @@ export class SqliteCacheStore implements CacheStore {
     const queued = this.#pending.get(key);
     if (queued) return queued.expiresAt > now ? queued : null;
     if (!this.#stored.has(key)) return null;
-    const row = this.#get.get(key, now);
-    if (!row) return null;
-    return { status: row.status, headers: JSON.parse(row.headers), body: row.body, step: row.step, createdAt: row.created_at, expiresAt: row.expires_at };
+    try {
+      const row = this.#get.get(key, now);
+      if (!row) return null;
+      return { status: row.status, headers: JSON.parse(row.headers), body: row.body, step: row.step, createdAt: row.created_at, expiresAt: row.expires_at };
+    } catch (error) {
+      this.#health.fault("cache", error, { during: "reading a cached answer" });
+      return null;
+    }
   }
 
   async put(key: string, entry: CacheEntry): Promise<void> {
@@ -91,25 +112,45 @@ export class SqliteCacheStore implements CacheStore {
 
   async delete(key: string): Promise<boolean> {
     const queued = this.#pending.delete(key);
+    // Forgotten here even if the row cannot be deleted: this process never serves it again.
     this.#stored.delete(key);
-    return this.#delete.run(key).changes > 0 || queued;
+    try {
+      return this.#delete.run(key).changes > 0 || queued;
+    } catch (error) {
+      this.#health.fault("cache", error, { during: "deleting a cached answer" });
+      throw error;
+    }
   }
 
+  /** Deletes expired rows; resolves 0 when the file refuses (reported to `health`), never rejects. */
   async purgeExpired(now = Date.now()): Promise<number> {
     this.flush();
-    const purged = this.#purge.all(now);
-    for (const { key } of purged) this.#stored.delete(key);
-    return purged.length;
+    try {
+      const purged = this.#purge.all(now);
+      for (const { key } of purged) this.#stored.delete(key);
+      return purged.length;
+    } catch (error) {
+      this.#health.fault("cache", error, { during: "purging expired answers" });
+      return 0;
+    }
   }
 
-  /** Commits every queued entry now, in one transaction. */
+  /** Commits every queued entry now, in one transaction. Never throws: see the class. */
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#pending.size === 0) return;
     const entries = [...this.#pending];
     this.#pending = new Map();
-    this.#writeAll(entries);
+    try {
+      this.#writeAll(entries);
+      this.#health.recovered("cache");
+    } catch (error) {
+      // The transaction rolled back: none of these has a row, so no read may go looking for one. (An
+      // older row of the same key may remain; forgetting it too only costs a miss.)
+      for (const [key] of entries) this.#stored.delete(key);
+      this.#health.fault("cache", error, { during: "writing cached answers" });
+    }
   }
 
   /** Commits what is queued and closes the file. */

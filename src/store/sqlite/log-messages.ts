@@ -9,7 +9,8 @@ import { logParams, logValues, payloadParams, payloadValues } from "./log-rows.t
  */
 export type WriterRequest =
   | { kind: "open"; seq: number; path: string; pruneIntervalMs: number }
-  | ({ kind: "batch"; seq: number } & EncodedBatch)
+  /** `only`: write just these records of the batch (by index), the ones a storage fault held back. */
+  | ({ kind: "batch"; seq: number; only?: number[] } & EncodedBatch)
   /** One write statement the request thread built (and validated); answered with the rows it changed. */
   | { kind: "exec"; seq: number; sql: string; params: SQLQueryBindings[] }
   /** Answered with the rows deleted. */
@@ -17,16 +18,26 @@ export type WriterRequest =
   | { kind: "close"; seq: number };
 
 export type WriterReply =
-  /** `value`: rows changed (exec, prune), records written (batch). A batch also says how many transactions it took. */
-  | { kind: "done"; seq: number; value: number; transactions?: number }
+  /**
+   * `value`: rows changed (exec, prune), records written (batch). A batch also says how many transactions
+   * it took and, when a storage fault (`error`) kept some records out, which ones (indexes into the batch)
+   * to send again later.
+   */
+  | { kind: "done"; seq: number; value: number; transactions?: number; retry?: number[]; error?: SerializedError }
   | { kind: "failed"; seq: number; error: SerializedError }
-  /** Something for the request thread's logger. `logId` is set when it is about one record that was dropped. */
-  | { kind: "error"; message: string; error: SerializedError; logId?: string };
+  /**
+   * Something for the request thread's logger. `logId` is set when it is about one record that was dropped.
+   * `during` is set when it is a storage fault (see `isStorageFault`): the request thread reports it to
+   * its health, once per burst, instead of logging every one.
+   */
+  | { kind: "error"; message: string; error: SerializedError; logId?: string; during?: string };
 
 export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
+  /** `SQLITE_FULL`, `SQLITE_IOERR_WRITE`, … when the error had one. */
+  code?: string;
 }
 
 /**
@@ -180,12 +191,15 @@ export function decodeBatch(batch: EncodedBatch): [SQLQueryBindings[], SQLQueryB
 }
 
 export function serializeError(error: unknown): SerializedError {
-  return error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { name: "Error", message: String(error) };
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, stack: error.stack, ...(typeof code === "string" ? { code } : {}) };
 }
 
 export function deserializeError(error: SerializedError): Error {
-  const revived = new Error(error.message);
+  const revived: Error & { code?: string } = new Error(error.message);
   revived.name = error.name;
   if (error.stack) revived.stack = error.stack;
+  if (error.code) revived.code = error.code;
   return revived;
 }

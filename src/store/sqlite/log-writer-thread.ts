@@ -1,7 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { resolve } from "node:path";
-import type { Logger } from "../../pipeline/types.ts";
+import type { Health, Logger } from "../../pipeline/types.ts";
 import { deserializeError, type EncodedBatch, type WriterReply, type WriterRequest } from "./log-messages.ts";
+import { RetryQueue, type HeldBatch, type RetryLimits } from "./log-retry.ts";
 import { LogWriter } from "./log-writes.ts";
 
 /** A writer thread that stops more often than this within `RESTART_WINDOW_MS` is given up for the request thread. */
@@ -14,12 +15,16 @@ export interface LogStoreStats {
   batches: number;
   /** Records written. */
   written: number;
-  /** Records lost because writing them failed (see the logger) or they arrived after `close()`. */
+  /** Records lost because writing them failed (see the logger), the retry queue was full, or they arrived after `close()`. */
   dropped: number;
 }
 
 export interface LogWriterThreadOptions {
   logger: Logger;
+  /** Where storage faults are reported, as component `"logs"`. */
+  health: Health;
+  /** Bounds and pacing of the records held back by a storage fault. */
+  retry: RetryLimits;
   stats: LogStoreStats;
   pruneIntervalMs: number;
   /** Where writes happen. `"main"` is forced for `:memory:` and temporary databases, which no second connection can open. */
@@ -35,8 +40,8 @@ interface Pending {
   reject(error: Error): void;
   /** What is sent again if the writer thread dies before answering: batches and prunes, which may run twice. */
   retry?: Sendable;
-  /** The batch, for the counters. */
-  batch?: EncodedBatch;
+  /** The batch (or the part of it being retried), for the counters and the retry queue. */
+  batch?: HeldBatch;
 }
 
 interface Port {
@@ -64,6 +69,10 @@ function defaultEntry(): string {
  * replace by log id), other unanswered requests fail; after `MAX_RESTARTS` deaths within a minute the
  * writes move to the request thread's own connection, so logs keep being stored either way and the
  * process never goes down.
+ *
+ * Records a storage fault (disk full, I/O error) kept out wait in a bounded `RetryQueue` and are sent
+ * again with backoff, or as soon as another batch is written; the fault shows in `health` as `"logs"`
+ * until they are all written. `idle()` does not wait for them: a read must not hang on a full disk.
  */
 export class LogWriterThread {
   private seq = 0;
@@ -73,23 +82,36 @@ export class LogWriterThread {
   private port: Port;
   private readonly restarts: number[] = [];
   private closing = false;
+  private readonly held: RetryQueue;
+  /** Set by `close()` for the last try of held records: what the storage still refuses is then lost, not held. */
+  private final: { lost: number } | null = null;
 
   constructor(
     private readonly db: Database,
     private readonly options: LogWriterThreadOptions,
   ) {
+    this.held = new RetryQueue(options.retry, () => this.resendHeld());
     const file = db.filename;
     const shareable = file !== "" && file !== ":memory:" && !file.startsWith("file::memory:");
     this.port = options.thread === "worker" && shareable ? this.startWorker(resolve(file)) : this.inThread();
   }
 
   /**
-   * Sends a batch to be written in one transaction; resolves once it is answered (written, or its
-   * losses reported). It is kept until then, to be sent again if the writer thread dies first.
+   * Sends a batch to be written in one transaction; resolves once every record of it is written or
+   * given up (its losses counted), after retries if a storage fault held some back. It is kept until
+   * then, to be sent again if the writer thread dies or the storage refuses it.
    */
-  async writeBatch(batch: EncodedBatch): Promise<void> {
-    const request: Sendable = { kind: "batch", ...batch };
-    await this.send(request, { retry: request, batch });
+  writeBatch(batch: EncodedBatch): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.sendBatch({ batch, only: null, count: batch.count, done: resolve });
+    return promise;
+  }
+
+  /** Records held back by a storage fault and not yet written: in the retry queue or being retried. */
+  get retrying(): number {
+    let records = this.held.records;
+    for (const entry of this.pending.values()) if (entry.batch?.only) records += entry.batch.count;
+    return records;
   }
 
   /**
@@ -108,12 +130,28 @@ export class LogWriterThread {
     return promise;
   }
 
-  /** Waits for what was sent, then stops the writer and its connection. */
+  /** Waits for what was sent, gives held records one last try, then stops the writer and its connection. */
   async close(): Promise<void> {
     await this.idle();
+    this.final = { lost: 0 };
+    this.resendHeld();
+    await this.idle();
+    const { lost } = this.final;
+    if (lost > 0) this.options.logger.error(`${lost} log${lost === 1 ? "" : "s"} held back by a storage fault could not be written before closing; lost`);
     await this.send({ kind: "close" }).catch((error) => this.options.logger.error("closing the log writer failed", error));
     this.closing = true;
     this.port.close();
+  }
+
+  private sendBatch(held: HeldBatch): void {
+    const request: Sendable = { kind: "batch", ...held.batch, ...(held.only ? { only: held.only } : {}) };
+    // Its answer is handled in `onBatchAnswered`; `held.done` settles the caller.
+    void this.send(request, { retry: request, batch: held });
+  }
+
+  /** Sends everything the retry queue holds. */
+  private resendHeld(): void {
+    for (const held of this.held.takeAll()) this.sendBatch(held);
   }
 
   private send(request: Sendable, entry: Pick<Pending, "retry" | "batch"> = {}): Promise<number> {
@@ -130,27 +168,47 @@ export class LogWriterThread {
     if (port !== this.port) return;
     if (reply.kind === "error") {
       if (reply.logId !== undefined) this.options.stats.dropped++;
-      this.options.logger.error(reply.message, deserializeError(reply.error));
+      if (reply.during !== undefined) this.options.health.fault("logs", deserializeError(reply.error), { during: reply.during });
+      else this.options.logger.error(reply.message, deserializeError(reply.error));
       return;
     }
     const entry = this.pending.get(reply.seq);
     if (!entry) return;
     this.pending.delete(reply.seq);
     if (this.pending.size === 0) port.busy(false);
+    // Before waking `idle()`: by then a batch is either settled or in the retry queue.
+    if (entry.batch) this.onBatchAnswered(entry.batch, reply);
     this.wakeWaiters();
+    if (reply.kind === "failed" && !entry.batch) return entry.reject(deserializeError(reply.error));
+    entry.resolve(reply.kind === "done" ? reply.value : 0);
+  }
+
+  private onBatchAnswered(held: HeldBatch, reply: Extract<WriterReply, { kind: "done" | "failed" }>): void {
+    const { stats, health } = this.options;
     if (reply.kind === "failed") {
-      const error = deserializeError(reply.error);
-      if (!entry.batch) return entry.reject(error);
       // A batch is answered "failed" only when it could not even be read; it never rejects a flush.
-      this.options.stats.dropped += entry.batch.count;
-      this.options.logger.error(`writing ${entry.batch.count} logs failed; they are lost`, error);
-      return entry.resolve(0);
+      stats.dropped += held.count;
+      this.options.logger.error(`writing ${held.count} logs failed; they are lost`, deserializeError(reply.error));
+      return held.done();
     }
-    if (entry.batch) {
-      this.options.stats.batches += reply.transactions ?? 0;
-      this.options.stats.written += reply.value;
+    stats.batches += reply.transactions ?? 0;
+    stats.written += reply.value;
+    if (reply.retry && reply.retry.length > 0) {
+      health.fault("logs", reply.error ? deserializeError(reply.error) : new Error("a storage fault"), { during: "writing logs" });
+      const rest: HeldBatch = { ...held, only: reply.retry, count: reply.retry.length };
+      if (this.final || !this.held.hold(rest)) {
+        stats.dropped += rest.count;
+        if (this.final) this.final.lost += rest.count;
+        rest.done();
+      }
+      return;
     }
-    entry.resolve(reply.value);
+    held.done();
+    if (reply.value === 0) return;
+    // The storage takes writes again: what it refused before goes now, not at the next tick of the backoff.
+    this.held.succeeded();
+    if (this.held.records > 0) this.resendHeld();
+    else if (this.retrying === 0) health.recovered("logs");
   }
 
   private onWorkerClosed(port: Port, code: number): void {

@@ -1,15 +1,30 @@
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { RetentionPolicy } from "../types.ts";
-import { decodeBatch, serializeError, type EncodedBatch, type WriterReply, type WriterRequest } from "./log-messages.ts";
+import { isStorageFault } from "./faults.ts";
+import { decodeBatch, serializeError, type SerializedError, type WriterReply, type WriterRequest } from "./log-messages.ts";
 import { INSERT_LOG_SQL, INSERT_PAYLOAD_SQL } from "./log-rows.ts";
 
 const DAY_MS = 86_400_000;
 
 type Row = [SQLQueryBindings[], SQLQueryBindings[] | null];
+type BatchRequest = Extract<WriterRequest, { kind: "batch" }>;
+
+/** What a request is answered with (see `WriterReply` "done"). */
+interface Outcome {
+  value: number;
+  transactions?: number;
+  /** Indexes of the records a storage fault kept out, to be sent again. */
+  retry?: number[];
+  error?: SerializedError;
+}
+
+/** An `Outcome` of a batch while it is being written. */
+type BatchOutcome = { value: number; transactions: number; retry: number[]; error?: SerializedError };
 
 /**
  * The write side of the SQLite log store, on its own connection: batches in one transaction each
- * (a failed batch is retried record by record, and only the records that still fail are dropped),
+ * (a batch the database refuses is retried record by record, and only the records that still fail are
+ * dropped; records a storage fault — disk full, I/O error — kept out are answered as to be retried),
  * retention after writing, and the admin API's updates and deletes. It runs in the log writer
  * thread (`log-writer.ts`), or on the request thread for a `:memory:` database, which a second
  * connection cannot share. Whatever it has to say goes through `reply`, in both cases.
@@ -45,14 +60,13 @@ export class LogWriter {
   /** Carries out one request and answers it. Never throws. */
   handle(request: Exclude<WriterRequest, { kind: "open" }>): void {
     try {
-      const value = this.run(request);
-      this.reply({ kind: "done", seq: request.seq, value: value.value, transactions: value.transactions });
+      this.reply({ kind: "done", seq: request.seq, ...this.run(request) });
     } catch (error) {
       this.reply({ kind: "failed", seq: request.seq, error: serializeError(error) });
     }
   }
 
-  private run(request: Exclude<WriterRequest, { kind: "open" }>): { value: number; transactions?: number } {
+  private run(request: Exclude<WriterRequest, { kind: "open" }>): Outcome {
     if (this.closed) throw new Error("the log writer is closed");
     switch (request.kind) {
       case "batch":
@@ -69,30 +83,47 @@ export class LogWriter {
     }
   }
 
-  private writeBatch(batch: EncodedBatch): { value: number; transactions: number } {
-    const rows = decodeBatch(batch);
-    let written = rows.length;
-    let transactions = 1;
+  private writeBatch(batch: BatchRequest): Outcome {
+    const decoded = decodeBatch(batch);
+    const indexes = batch.only ?? decoded.map((_, i) => i);
+    const rows = batch.only ? batch.only.map((i) => decoded[i]) : decoded;
+    const outcome: BatchOutcome = { value: rows.length, transactions: 1, retry: [] };
     try {
       this.writeRows(rows);
     } catch (error) {
-      this.reply({ kind: "error", message: `writing ${rows.length} logs in one transaction failed; retrying them one by one`, error: serializeError(error) });
-      written = 0;
-      transactions = 0;
-      for (const row of rows) {
-        try {
-          this.writeRows([row]);
-          written++;
-          transactions++;
-        } catch (error) {
-          const logId = String(row[0][0]);
-          this.reply({ kind: "error", message: `log ${logId} could not be stored`, error: serializeError(error), logId });
-        }
+      if (isStorageFault(error)) {
+        // The file, not the records: one by one would fail the same way, once per record.
+        outcome.value = outcome.transactions = 0;
+        outcome.retry = indexes;
+        outcome.error = serializeError(error);
+      } else {
+        this.writeOneByOne(rows, indexes, outcome, error);
       }
     }
     for (const [id, policy] of batch.retention) this.pendingPrune.set(id, policy);
     this.maybePrune();
-    return { value: written, transactions };
+    return outcome.retry.length > 0 ? outcome : { value: outcome.value, transactions: outcome.transactions };
+  }
+
+  /** After a batch the database refused: each record in its own transaction, so one bad record costs only itself. */
+  private writeOneByOne(rows: Row[], indexes: number[], outcome: BatchOutcome, cause: unknown): void {
+    this.reply({ kind: "error", message: `writing ${rows.length} logs in one transaction failed; retrying them one by one`, error: serializeError(cause) });
+    outcome.value = outcome.transactions = 0;
+    rows.forEach((row, i) => {
+      try {
+        this.writeRows([row]);
+        outcome.value++;
+        outcome.transactions++;
+      } catch (error) {
+        if (isStorageFault(error)) {
+          outcome.retry.push(indexes[i]);
+          outcome.error = serializeError(error);
+          return;
+        }
+        const logId = String(row[0][0]);
+        this.reply({ kind: "error", message: `log ${logId} could not be stored`, error: serializeError(error), logId });
+      }
+    });
   }
 
   private maybePrune(): void {
@@ -115,7 +146,8 @@ export class LogWriter {
       try {
         this.prune(id, policy);
       } catch (error) {
-        this.reply({ kind: "error", message: `applying log retention to gateway "${id}" failed`, error: serializeError(error) });
+        const during = isStorageFault(error) ? "applying log retention" : undefined;
+        this.reply({ kind: "error", message: `applying log retention to gateway "${id}" failed`, error: serializeError(error), during });
       }
     }
   }

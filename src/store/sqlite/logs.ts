@@ -1,17 +1,23 @@
 import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { RequestRecord } from "../../pipeline/record.ts";
-import type { Logger } from "../../pipeline/types.ts";
+import type { Health, Logger } from "../../pipeline/types.ts";
+import { GatewayHealth } from "../../server/health.ts";
 import type { LogDeleteOptions, LogDetail, LogFilter, LogPatch, LogQuery, LogRow, LogStore, RetentionPolicy } from "../types.ts";
 import { migrate } from "./db.ts";
 import { LOG_MIGRATIONS, ROW_COLUMNS, toLogDetail, toLogRow, type StoredLog, type StoredLogDetail } from "./log-rows.ts";
 import { orderSql, whereSql } from "./log-sql.ts";
 import { BatchBuilder } from "./log-messages.ts";
+import { DEFAULT_RETRY_LIMITS, type RetryLimits } from "./log-retry.ts";
 import { LogWriterThread, type LogStoreStats } from "./log-writer-thread.ts";
 
 export type { LogStoreStats } from "./log-writer-thread.ts";
 
 export interface SqliteLogStoreOptions {
   logger: Logger;
+  /** Where storage faults (disk full, I/O errors) are reported, as component `"logs"`. @default a GatewayHealth on `logger` */
+  health?: Health;
+  /** Bounds and pacing of the records a storage fault holds back for another try. @default DEFAULT_RETRY_LIMITS (10,000 records, 64 MiB, 1 s doubling to 30 s) */
+  retry?: Partial<RetryLimits>;
   /**
    * The retention policy of a gateway. After each written batch the store prunes the gateways it
    * wrote to, at most once per `pruneIntervalMs`, so a busy gateway may exceed `maxRows` by a few
@@ -41,6 +47,8 @@ export interface SqliteLogStoreOptions {
  * written in one transaction per batch by the log writer thread (log-writer.ts), off the request
  * thread. Reads run here, on this thread's connection, after a flush, so a log is visible as soon
  * as the request that produced it has completed; updates and deletes go through the writer, in order.
+ * When the file refuses writes (disk full), records are held back and retried (see `LogWriterThread`);
+ * `retrying` says how many wait, `stats.dropped` how many were lost.
  *
  * @example
  * const logs = new SqliteLogStore(openDatabase(config.storage.sqlite), {
@@ -67,6 +75,8 @@ export class SqliteLogStore implements LogStore {
     this.batchSize = options.batchSize ?? 256;
     this.writer = new LogWriterThread(db, {
       logger: options.logger,
+      health: options.health ?? new GatewayHealth(options.logger),
+      retry: { ...DEFAULT_RETRY_LIMITS, ...options.retry },
       stats: this.stats,
       pruneIntervalMs: options.pruneIntervalMs ?? 5000,
       thread: options.writer ?? "worker",
@@ -93,7 +103,15 @@ export class SqliteLogStore implements LogStore {
     else if (!this.timer) this.schedule(this.flushIntervalMs);
   }
 
-  /** Resolves once everything appended (and every update sent) before the call is committed. */
+  /** Records a storage fault held back, waiting to be written again. */
+  get retrying(): number {
+    return this.writer.retrying;
+  }
+
+  /**
+   * Resolves once everything appended (and every update sent) before the call is committed — or, for
+   * records a storage fault held back, queued for another try (a read must not wait for disk space).
+   */
   flush(): Promise<void> {
     this.sendQueue();
     return this.writer.idle();

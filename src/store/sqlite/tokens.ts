@@ -1,4 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
+import type { Health } from "../../pipeline/types.ts";
+import { consoleHealth } from "../../server/health.ts";
 import { generateSecret, hashSecret, newTokenId, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
 import { migrate } from "./db.ts";
 
@@ -36,9 +38,16 @@ const toToken = (row: TokenRow): GatewayToken => ({
   revokedAt: row.revoked_at,
 });
 
+/** Options of {@link SqliteTokenStore}. */
+export interface SqliteTokenStoreOptions {
+  /** Where failing calls are reported, as component `"tokens"` (they still reject). @default `consoleHealth()` */
+  health?: Health;
+}
+
 /**
  * The default `TokenStore`, in the SQLite file the other stores share. Every call reads the file, so a
  * token made or revoked by `switchboard tokens` in another process counts on the next request (WAL).
+ * A call the file refuses rejects (the request fails closed) and is a fault of `"tokens"` in `health`.
  *
  * @example
  * const tokens = new SqliteTokenStore(openDatabase(config.storage.sqlite));
@@ -50,8 +59,10 @@ export class SqliteTokenStore implements TokenStore {
   private readonly ofGateway: Statement<TokenRow, [string]>;
   private readonly revokeAny: Statement<TokenRow, [number, string]>;
   private readonly revokeOfGateway: Statement<TokenRow, [number, string, string]>;
+  private readonly health: Health;
 
-  constructor(db: Database) {
+  constructor(db: Database, options: SqliteTokenStoreOptions = {}) {
+    this.health = options.health ?? consoleHealth();
     migrate(db, "tokens", TOKEN_MIGRATIONS);
     this.insert = db.query(`INSERT INTO gateway_tokens (${COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, NULL, ?)`);
     this.byHash = db.query(
@@ -77,24 +88,38 @@ export class SqliteTokenStore implements TokenStore {
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
     };
-    this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hashSecret(token));
+    const hash = hashSecret(token);
+    this.watch("storing a token", () => this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hash));
     return { token, info };
   }
 
   async list(gatewayId?: string): Promise<GatewayToken[]> {
-    const rows = gatewayId === undefined ? this.all.all() : this.ofGateway.all(gatewayId);
+    const rows = this.watch("listing tokens", () => (gatewayId === undefined ? this.all.all() : this.ofGateway.all(gatewayId)));
     return rows.map(toToken);
   }
 
   async revoke(id: string, gatewayId?: string): Promise<boolean> {
     const now = Date.now();
-    const row = gatewayId === undefined ? this.revokeAny.get(now, id) : this.revokeOfGateway.get(now, id, gatewayId);
+    const row = this.watch("revoking a token", () => (gatewayId === undefined ? this.revokeAny.get(now, id) : this.revokeOfGateway.get(now, id, gatewayId)));
     return row !== null;
   }
 
   async verify(gatewayId: string, secret: string, now = Date.now()): Promise<GatewayToken | null> {
     // The lookup is by the secret's SHA-256: its timing says nothing about the secret itself.
-    const row = this.byHash.get(hashSecret(secret), gatewayId, now);
+    const hash = hashSecret(secret);
+    const row = this.watch("verifying a token", () => this.byHash.get(hash, gatewayId, now));
     return row ? toToken(row) : null;
+  }
+
+  /** Runs one statement; a failure is reported to `health` and thrown on. */
+  private watch<T>(during: string, run: () => T): T {
+    try {
+      const result = run();
+      this.health.recovered("tokens");
+      return result;
+    } catch (error) {
+      this.health.fault("tokens", error, { during });
+      throw error;
+    }
   }
 }
