@@ -91,6 +91,7 @@ export function auth() {
 
   return definePlugin({
     name: "auth",
+    readsBody: false,
     setup(gateway) {
       store = gateway.stores.tokens;
       // Built now so a config mistake stops start-up instead of failing requests.

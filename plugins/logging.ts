@@ -24,6 +24,7 @@ export function logging() {
   };
   return definePlugin({
     name: "logging",
+    readsBody: false,
     setup(gateway) {
       store = gateway.stores.logs;
     },

@@ -18,6 +18,7 @@ export const DEFAULT_MAX_ENTRIES = 5;
 export function metadata() {
   return definePlugin({
     name: "metadata",
+    readsBody: false,
     async handle(ctx, next) {
       const maxEntries = ctx.gateway.raw.metadata?.maxEntries ?? DEFAULT_MAX_ENTRIES;
       const hint = `gateways.${ctx.gatewayId}.metadata.maxEntries`;

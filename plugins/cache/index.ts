@@ -78,6 +78,10 @@ export function cache(options: CacheOptions = {}) {
 
   return definePlugin({
     name: "cache",
+    // The body is read only when caching applies (cachePolicy loads it).
+    readsBody: false,
+    // A coalesced miss waits here for another request's upstream answer, which the request timeout bounds.
+    timeout: 0,
     setup(gateway) {
       store = gateway.stores.cache;
       logger = gateway.logger;
@@ -95,7 +99,7 @@ export function cache(options: CacheOptions = {}) {
         pending.delete(ctx);
         earlier.land?.(null);
       }
-      const policy = cachePolicy(ctx);
+      const policy = await cachePolicy(ctx);
       if (!policy) return next();
       const key = cacheKey(ctx, policy.customKey);
       const stored = await read(key);

@@ -20,9 +20,10 @@ export interface CachePolicy {
 /**
  * Reads the cache options of a request (step header > request header, `cf-aig-*` before the
  * deprecated `cf-cache-ttl` / `cf-skip-cache`) and decides. Null means: no read, no write, MISS.
- * An unusable value is refused with 400/2104 even when another option turns caching off.
+ * An unusable value is refused with 400/2104 even when another option turns caching off. The body
+ * is read only when caching applies (the key hashes it), so an uncached refusal further on costs no upload.
  */
-export function cachePolicy(ctx: RequestContext): CachePolicy | null {
+export async function cachePolicy(ctx: RequestContext): Promise<CachePolicy | null> {
   const range = { min: 0, max: MAX_TTL_SECONDS };
   const headerTtl = integerOption(ctx, "cf-aig-cache-ttl", range) ?? integerOption(ctx, "cf-cache-ttl", range);
   const skip = booleanOption(ctx, "cf-aig-skip-cache") ?? booleanOption(ctx, "cf-skip-cache") ?? false;
@@ -31,8 +32,9 @@ export function cachePolicy(ctx: RequestContext): CachePolicy | null {
   const gatewayTtl = ctx.gateway.raw.cache?.ttl ?? 0;
   const ttlSeconds = headerTtl ?? (gatewayTtl || (customKey ? CUSTOM_KEY_TTL_SECONDS : 0));
   if (ttlSeconds === 0) return null;
+  if (ctx.steps.some((step) => !CACHEABLE_METHODS.has(step.method))) return null;
+  await ctx.loadBody();
   for (const step of ctx.steps) {
-    if (!CACHEABLE_METHODS.has(step.method)) return null;
     if (step.body && step.body.byteLength > MAX_CACHED_BYTES) return null;
   }
   return { ttlSeconds, customKey };

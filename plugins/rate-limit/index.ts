@@ -45,6 +45,7 @@ export function rateLimit(options: RateLimitOptions = {}) {
 
   return definePlugin({
     name: "rate-limit",
+    readsBody: false,
     setup(gateway) {
       counters = gateway.stores.counters;
       const names = gateway.config.plugins.map((p) => (typeof p === "string" ? p : p.name));

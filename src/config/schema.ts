@@ -51,7 +51,7 @@ export const GatewaySchema = Strict({
   metadata: Type.Optional(Strict({ /** @default 5 */ maxEntries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) })),
   /** Provider keys this gateway injects when the client sent none (override `providers.<slug>.apiKey`). */
   providers: Type.Optional(Type.Record(Type.String(), Strict({ apiKey: Type.String({ minLength: 1 }) }))),
-  /** Time to first byte from the provider, in ms, before the gateway answers 504. No limit by default. */
+  /** Time to first byte from the provider, in ms, before the gateway answers 504. @default server.requestTimeout (300000) */
   requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
@@ -78,8 +78,22 @@ export const ConfigSchema = Strict({
       port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
       /** Bearer token for the admin (logs) API; the admin API is off without one. */
       adminToken: Type.Optional(Type.String({ minLength: 8 })),
-      /** Largest request body accepted, in bytes. @default 104857600 (100 MiB) */
-      maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 * 1024 * 1024 })),
+      /** Largest request body accepted, in bytes; larger ones get 413 by any amount. @default 104857600 (100 MiB) */
+      maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 * 1024 * 1024 })),
+      /** Request-body bytes held in memory at once across all connections; past it new bodies get 503 with Retry-After. @default 268435456 (256 MiB) */
+      bodyMemoryBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+      /** Slowest a request body may arrive, in bytes per second over each `bodyRateWindow`; slower is cut with 408. 0 turns it off. @default 1024 */
+      minBodyRate: Type.Optional(Type.Integer({ minimum: 0 })),
+      /** The window, in ms, over which `minBodyRate` is measured. @default 10000 */
+      bodyRateWindow: Type.Optional(Type.Integer({ minimum: 10 })),
+      /** Time to the provider's first byte, in ms, before the gateway answers 504; a gateway's `requestTimeout` and `cf-aig-request-timeout` override it. @default 300000 */
+      requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Time one plugin may spend on a request, in ms, not counting the time it waits in `next()`. 0 turns it off. @default 5000 */
+      pluginTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
+      /** Per-plugin time limits by plugin name, in ms; win over `pluginTimeout` and a plugin's own `timeout`. */
+      pluginTimeouts: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 0 }))),
+      /** On SIGTERM/SIGINT, how long requests in flight (streams included) may run before they are ended and recorded as aborted by shutdown, in ms. @default 30000 */
+      drainTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
   ),
   storage: Type.Optional(

@@ -1,6 +1,7 @@
 import { costOf, parseCustomCost, priceFor } from "../providers/prices.ts";
 import { redactHeaders } from "../upstream/headers.ts";
 import type { RequestContext } from "./context.ts";
+import { ErrorCode } from "./errors.ts";
 import type { Outcome } from "./deliver.ts";
 import type { RequestRecord, Usage } from "./record.ts";
 
@@ -18,7 +19,8 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
   const capture = ctx.captureBytes;
   const requestBody = capture > 0 && step.body ? step.body.subarray(0, capture) : null;
   const responseBody = capture > 0 && outcome.captured ? outcome.captured.subarray(0, capture) : null;
-  const success = outcome.status >= 200 && outcome.status < 400 && !outcome.streamError && !ctx.gatewayError;
+  const aborted = outcome.aborted || ctx.abortReason !== null;
+  const success = outcome.status >= 200 && outcome.status < 400 && !outcome.streamError && !ctx.gatewayError && !aborted;
   return {
     logId: ctx.logId,
     eventId: ctx.eventId,
@@ -42,8 +44,8 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
     metadata: ctx.metadata,
     userAgent: ctx.headers.get("user-agent"),
     tokenId: ctx.tokenId,
-    error: ctx.gatewayError ?? (outcome.streamError ? { code: 0, message: `stream broke: ${outcome.streamError}` } : null),
-    aborted: outcome.aborted,
+    error: recordError(ctx, outcome),
+    aborted,
     attempts: ctx.attempts,
     request: {
       // Heads are kept with payloads only; redacting them for a record nobody stores is wasted work.
@@ -63,6 +65,15 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
     collectLog: ctx.collectLog,
     collectPayload: ctx.collectPayload,
   };
+}
+
+/** The gateway's own error if it answered, else why the delivery did not complete; null when it did. */
+function recordError(ctx: RequestContext, outcome: Outcome): { code: number; message: string } | null {
+  if (ctx.gatewayError) return ctx.gatewayError;
+  if (ctx.abortReason === "shutdown") return { code: ErrorCode.ShuttingDown, message: "ended by shutdown: server.drainTimeout passed while the answer was being delivered" };
+  if (outcome.aborted || ctx.abortReason === "client") return { code: ErrorCode.ClientClosed, message: "the client closed the connection before the answer was complete" };
+  if (outcome.streamError) return { code: ErrorCode.StreamBroken, message: `the provider's stream broke: ${outcome.streamError}` };
+  return null;
 }
 
 function readJsonUsage(ctx: RequestContext, body: Uint8Array, usage: Usage): void {

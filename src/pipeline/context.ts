@@ -29,7 +29,15 @@ export interface ContextInit {
   clientAddress: string | null;
   /** When the gateway started on this request (performance.now()); defaults to now. */
   startedAt?: number;
+  /**
+   * Reads the first step's body when something first needs it (see `loadBody`), so refusals that
+   * need no body (auth, rate limits) never read one. Absent when the steps carry their bodies.
+   */
+  body?: () => Promise<Uint8Array | null>;
 }
+
+/** Why a request was ended before its answer was complete. */
+export type AbortReason = "client" | "shutdown";
 
 const decoder = new TextDecoder();
 
@@ -66,9 +74,20 @@ export class RequestContext {
   ttfbMs: number | null = null;
   /** Set when the gateway itself produced the answer. */
   gatewayError: { code: number; message: string } | null = null;
+  /** Set once the request is ended early: the client left, or the gateway is stopping. */
+  abortReason: AbortReason | null = null;
+  /** Set once the answer is on its way to the client: from then on its body stream sees the client leave. */
+  responding = false;
+  /** Set once the answer was delivered, broke or was abandoned: ending the request then changes nothing. */
+  delivered = false;
+  /** Called once when the request's record is complete (frees what the transport held for it). */
+  release: (() => void) | null = null;
   #captureBytes = 0;
   #json: { value: unknown } | null = null;
   #jsonStep = -1;
+  #abort: AbortController | null = null;
+  #body: (() => Promise<Uint8Array | null>) | null;
+  #bodyLoading: Promise<void> | null = null;
 
   constructor(init: ContextInit) {
     this.gateway = init.gateway;
@@ -79,6 +98,45 @@ export class RequestContext {
     this.clientAddress = init.clientAddress;
     this.startedAt = init.startedAt ?? performance.now();
     this.eventId = init.headers.get("cf-aig-event-id") || this.logId;
+    this.#body = init.body ?? null;
+  }
+
+  /** True while the body has not been read yet; `loadBody()` reads it. */
+  get bodyPending(): boolean {
+    return this.#body !== null;
+  }
+
+  /**
+   * Reads the request body into `steps[0].body`, once. The chain calls it before the first plugin
+   * that reads bodies (every plugin unless it declares `readsBody: false`) and before the upstream
+   * call; a plugin that declared `readsBody: false` calls it itself when it turns out to need the body.
+   */
+  loadBody(): Promise<void> {
+    const read = this.#body;
+    if (read === null) return this.#bodyLoading ?? Promise.resolve();
+    this.#body = null;
+    this.#bodyLoading = read().then((bytes) => {
+      this.steps[0].body = bytes;
+    });
+    return this.#bodyLoading;
+  }
+
+  /** Aborted when the request is ended early (`abortReason` says why); the upstream call listens to it. */
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.abortReason !== null) this.#abort.abort(this.abortReason);
+    }
+    return this.#abort.signal;
+  }
+
+  /** Ends the request early: the upstream call and the body stream are aborted. The first reason wins. */
+  abort(reason: AbortReason): void {
+    if (this.abortReason !== null || this.delivered) return;
+    // Once the answer streams, a client that stops reading cancels the stream (deliver.ts decides whether it had it all).
+    if (reason === "client" && this.responding) return;
+    this.abortReason = reason;
+    this.#abort?.abort(reason);
   }
 
   get gatewayId(): string {

@@ -35,6 +35,7 @@ const JSON_USAGE_LIMIT = 8 * 1024 * 1024;
  */
 export async function deliver(ctx: RequestContext, response: Response, done: (outcome: Outcome) => void): Promise<Response> {
   ctx.ttfbMs ??= performance.now() - ctx.startedAt;
+  ctx.responding = true;
   const length = Number(response.headers.get("content-length") ?? NaN);
   const encoded = response.headers.has("content-encoding");
   const headers = toClientHeaders(response.headers);
@@ -67,7 +68,15 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
 function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimit: number, usage: UsageReader | null, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const capture = new Capture(captureLimit);
-  const sse = usage ? new SseParser((event, data) => readUsage(usage, outcome.usage, event, data)) : null;
+  // A client may stop reading once the stream's last event arrived (the OpenAI SDK cancels after
+  // `[DONE]`): it received the whole answer, so that is not an abort.
+  let ended = false;
+  const sse = usage
+    ? new SseParser((event, data) => {
+        if (data === "[DONE]" || event === "message_stop") ended = true;
+        else readUsage(usage, outcome.usage, event, data);
+      })
+    : null;
   let finished = false;
   const finish = () => {
     if (finished) return;
@@ -103,7 +112,7 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
         controller.enqueue(chunk.value);
       },
       cancel(reason) {
-        outcome.aborted = true;
+        outcome.aborted = !ended;
         finish();
         reader.cancel(reason).catch(() => {});
       },

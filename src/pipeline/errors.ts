@@ -25,6 +25,8 @@ export const ErrorCode = {
   InvalidMetadata: 2105,
   /** 400 — the request body or a query parameter is malformed. */
   BadRequest: 2106,
+  /** 405 — a method no provider API uses (TRACE, CONNECT, PROPFIND, …); `Allow` lists the ones served. */
+  MethodNotAllowed: 2107,
   /** 502 — the provider could not be reached (DNS, refused, reset before an answer). */
   UpstreamUnreachable: 2110,
   /** 504 — the provider sent no first byte within the request timeout. */
@@ -33,6 +35,18 @@ export const ErrorCode = {
   PluginFailed: 2120,
   /** 500 — anything else that went wrong inside the gateway. */
   Internal: 2121,
+  /** 500 — a plugin spent longer than its time limit on a request (`server.pluginTimeout`), not counting time in `next()`. */
+  PluginTimeout: 2122,
+  /** 408 — the request body arrived slower than `server.minBodyRate`. */
+  BodyTooSlow: 2108,
+  /** 503 — request bodies already held in memory reach `server.bodyMemoryBytes`; retry after `Retry-After`. */
+  Busy: 2109,
+  /** 499 — the client closed the connection before the answer (recorded; the client never sees it). */
+  ClientClosed: 2112,
+  /** 503 — the gateway is stopping and `server.drainTimeout` passed; the request was ended. */
+  ShuttingDown: 2113,
+  /** Recorded only — the provider's stream broke after the first byte; the client saw the stream end with an error. */
+  StreamBroken: 2114,
   /** 403 — the admin API is disabled because no admin token is configured. */
   AdminDisabled: 2130,
   /** 401 — the admin API token is missing or wrong. */
@@ -46,13 +60,16 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export class GatewayError extends Error {
   override readonly name = "GatewayError";
+  /** Extra headers for the answer (`Retry-After`, `Connection: close`). */
+  readonly headers?: Record<string, string>;
   constructor(
     readonly status: number,
     readonly code: number,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
+    this.headers = options?.headers;
   }
 }
 
@@ -83,6 +100,6 @@ export function toGatewayError(error: unknown): GatewayError {
 }
 
 export function errorResponse(error: GatewayError, headers?: Record<string, string>, v4 = false): Response {
-  const response = Response.json(envelope(error.status, error.code, error.message, v4), { status: error.status, headers });
-  return response;
+  const merged = error.headers ? { ...error.headers, ...headers } : headers;
+  return Response.json(envelope(error.status, error.code, error.message, v4), { status: error.status, headers: merged });
 }

@@ -1,5 +1,5 @@
-import { compose, type Chain, type Terminal } from "./compose.ts";
-import type { RequestContext } from "./context.ts";
+import { compose, type Chain, type ComposeOptions, type Terminal } from "./compose.ts";
+import type { AbortReason, RequestContext } from "./context.ts";
 import { deliver, type Outcome } from "./deliver.ts";
 import { ErrorCode, errorResponse, toGatewayError } from "./errors.ts";
 import { buildRecord } from "./build-record.ts";
@@ -13,7 +13,8 @@ import type { Logger, Plugin } from "./types.ts";
 export class Pipeline {
   readonly #chain: Chain;
   readonly #completers: Plugin[];
-  #inFlight = 0;
+  /** Requests between `run` and the end of their record, so a stop can wait for them or end them. */
+  readonly #live = new Set<RequestContext>();
   #idle: PromiseWithResolvers<void> | null = null;
   /** Finished requests whose records are built together in one macrotask, after the responses went out. */
   #finished: [RequestContext, Outcome][] = [];
@@ -22,13 +23,14 @@ export class Pipeline {
     readonly plugins: readonly Plugin[],
     private readonly terminal: Terminal,
     private readonly logger: Logger,
+    options: ComposeOptions = {},
   ) {
-    this.#chain = compose(plugins);
+    this.#chain = compose(plugins, options);
     this.#completers = plugins.filter((plugin) => typeof plugin.onComplete === "function");
   }
 
   async run(ctx: RequestContext): Promise<Response> {
-    this.#inFlight++;
+    this.#live.add(ctx);
     let response: Response;
     try {
       response = await this.#chain(ctx, this.terminal);
@@ -46,9 +48,19 @@ export class Pipeline {
 
   /** Resolves once every request in flight has completed and its record was handed on. */
   drain(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
+    if (this.#live.size === 0) return Promise.resolve();
     this.#idle ??= Promise.withResolvers<void>();
     return this.#idle.promise;
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.#live.size;
+  }
+
+  /** Ends every request in flight (upstream calls and streams are aborted); their records say why. */
+  abortAll(reason: AbortReason): void {
+    for (const ctx of this.#live) ctx.abort(reason);
   }
 
   #fail(ctx: RequestContext, error: unknown): Response {
@@ -61,15 +73,19 @@ export class Pipeline {
   }
 
   #finish(ctx: RequestContext, outcome: Outcome): void {
+    ctx.delivered = true;
     if (this.#finished.push([ctx, outcome]) === 1) setImmediate(() => this.#completeFinished());
   }
 
   #completeFinished(): void {
     const finished = this.#finished;
     this.#finished = [];
-    for (const [ctx, outcome] of finished) this.#complete(ctx, outcome);
-    this.#inFlight -= finished.length;
-    if (this.#inFlight === 0 && this.#idle) {
+    for (const [ctx, outcome] of finished) {
+      this.#complete(ctx, outcome);
+      this.#live.delete(ctx);
+      ctx.release?.();
+    }
+    if (this.#live.size === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = null;
     }

@@ -15,6 +15,60 @@ export interface Logger {
   error(message: string, error?: unknown): void;
 }
 
+/** How {@link Health.fault} describes and ends a fault. */
+export interface FaultOptions {
+  /** What was being done, for the reason, e.g. `"writing cached answers"`. */
+  during?: string;
+  /**
+   * For a component that cannot tell when it works again (an unhandled rejection): the fault ends
+   * once no failure came for this long. Others call `recovered` after their next success.
+   */
+  recoverAfterMs?: number;
+}
+
+/** One ongoing fault, as `GET /health` lists it. */
+export interface HealthFault {
+  /** Who failed, e.g. `"cache"`, `"logs"`, `"tokens"`, `"process"`, or a plugin's name. */
+  component: string;
+  /** What failed and the error's code or class, e.g. `"writing cached answers: SQLITE_FULL (database or disk is full)"`. Never a message, path or body. */
+  reason: string;
+  /** Failures since `since`. */
+  count: number;
+  /** ISO time of the first failure of this burst. */
+  since: string;
+  /** ISO time of the latest failure. */
+  last: string;
+}
+
+/** The body of `GET /health` (always HTTP 200: a degraded gateway still serves). */
+export interface HealthReport {
+  status: "ok" | "degraded";
+  /** Ongoing faults, oldest first; empty when `status` is `"ok"`. */
+  faults: HealthFault[];
+  /** Counters components publish with {@link Health.section}, e.g. `logs: { written, dropped, retrying }`. */
+  stats: Record<string, Record<string, number>>;
+}
+
+/**
+ * The gateway's health: background failures (storage, timers, callbacks) are reported here instead of
+ * ending the process. The first failure of a burst is logged with its error; later ones are only
+ * counted, until the component reports a success.
+ *
+ * @example
+ * try { flushBuffer(); gateway.health.recovered("my-plugin"); }
+ * catch (error) { gateway.health.fault("my-plugin", error, { during: "flushing the buffer" }); }
+ */
+export interface Health {
+  /** Records one failure of `component`; logs it when it starts a burst. Never throws. */
+  fault(component: string, error: unknown, options?: FaultOptions): void;
+  /** `component` just worked: ends its fault, if any, with a line saying how many failures it saw. Cheap when there is none. */
+  recovered(component: string): void;
+  /** Publishes counters under `stats[name]`, read on every `snapshot`. */
+  section(name: string, read: () => Record<string, number>): void;
+  /** What `GET /health` answers. */
+  snapshot(): HealthReport;
+}
+
 /** The storage a plugin may use. Swapping SQLite for another backend changes what is behind these, never a plugin. */
 export interface Stores {
   logs: LogStore;
@@ -32,6 +86,8 @@ export interface GatewayHandle {
   readonly stores: Stores;
   readonly providers: ProviderRegistry;
   readonly logger: Logger;
+  /** Report background failures here (they show in `GET /health`); see {@link Health}. */
+  readonly health: Health;
 }
 
 /**
@@ -53,4 +109,16 @@ export interface Plugin {
    * for everyone else a second call is a bug and fails the request.
    */
   callsNextRepeatedly?: boolean;
+  /**
+   * How long `handle` may take on one request, in ms, not counting the time it waits in `next()`;
+   * past it the request fails with 500/2122 naming the plugin. 0 means no limit.
+   * `server.pluginTimeouts[name]` in the config wins over this. @default server.pluginTimeout (5000)
+   */
+  timeout?: number;
+  /**
+   * Set to false when `handle` never looks at the request body: the chain then runs it before the body
+   * is read, so its refusals (401, 429, …) cost no upload. Such a plugin that turns out to need the
+   * body awaits `ctx.loadBody()` first. @default true
+   */
+  readsBody?: boolean;
 }

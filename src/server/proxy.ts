@@ -2,7 +2,7 @@ import { newLogId } from "../pipeline/ids.ts";
 import { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { upstreamHeaders } from "../upstream/headers.ts";
-import { readBody } from "./body.ts";
+import { declaredLength, RequestBody } from "./body.ts";
 import { parseTarget } from "./target.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -30,7 +30,8 @@ export function providerProxy(runtime: Runtime) {
       if (!provider) {
         throw new GatewayError(400, ErrorCode.UnknownProvider, `Unknown provider "${target.provider}"; known providers: ${providers.slugs().join(", ")}`);
       }
-      const body = await readBody(request, config.server.maxBodyBytes);
+      // Read only when the chain needs it: a refusal that needs no body (401, 429) costs no upload.
+      const body = new RequestBody(request, declaredLength(request, config.server.maxBodyBytes), runtime.bodies.limits, runtime.bodies.budget);
       const ctx = new RequestContext({
         gateway,
         accountId: target.account,
@@ -38,8 +39,12 @@ export function providerProxy(runtime: Runtime) {
         headers: request.headers,
         clientAddress,
         startedAt,
-        steps: [{ provider, endpoint: target.endpoint, search: target.search, method: request.method, headers: upstreamHeaders(request.headers), options: null, body }],
+        steps: [{ provider, endpoint: target.endpoint, search: target.search, method: request.method, headers: upstreamHeaders(request.headers), options: null, body: null }],
+        body: () => body.read(ctx.signal),
       });
+      ctx.release = () => body.release();
+      // The client leaving at any stage ends the upstream call (a stream's own cancel covers the rest).
+      request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
       return await runtime.pipeline.run(ctx);
     } catch (error) {
       return refused(toGatewayError(error), request.headers);

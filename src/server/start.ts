@@ -1,11 +1,13 @@
 import { builtInPlugins } from "../../plugins/index.ts";
 import type { ResolvedConfig } from "../config/defaults.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
-import type { GatewayHandle, Logger, Plugin } from "../pipeline/types.ts";
+import type { GatewayHandle, Health, Logger, Plugin } from "../pipeline/types.ts";
 import { createRegistry } from "../providers/registry.ts";
 import { openStores } from "../store/index.ts";
 import { upstreamAttempt } from "../upstream/attempt.ts";
 import { createApp } from "./app.ts";
+import { BodyBudget } from "./body.ts";
+import { GatewayHealth } from "./health.ts";
 import { consoleLogger } from "./logger.ts";
 
 export interface StartOptions {
@@ -13,6 +15,8 @@ export interface StartOptions {
   /** Overrides `server.port` (0 picks a free port). */
   port?: number;
   logger?: Logger;
+  /** Where background failures are reported (`serve` makes it first, to guard the process with it). @default a new GatewayHealth on the logger */
+  health?: Health;
 }
 
 export interface RunningGateway {
@@ -26,15 +30,16 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** How long a graceful stop waits for requests in flight before closing the stores anyway. */
-const DRAIN_TIMEOUT_MS = 10_000;
+/** After the drain deadline ended the requests still running, how long their records may take to be built. */
+const ABORTED_SETTLE_MS = 5_000;
 
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const { config } = options;
   const logger = options.logger ?? consoleLogger();
-  const storage = openStores(config, logger);
+  const health = options.health ?? new GatewayHealth(logger);
+  const storage = openStores(config, logger, health);
   const providers = createRegistry(config.providers);
-  const handle: GatewayHandle = { config, stores: storage.stores, providers, logger };
+  const handle: GatewayHandle = { config, stores: storage.stores, providers, logger, health };
   const { plugins, unavailable } = resolvePlugins(config.plugins);
   for (const plugin of plugins) {
     try {
@@ -44,13 +49,20 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       throw new Error(`Plugin "${plugin.name}" failed to set up: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
-  const pipeline = new Pipeline(plugins, upstreamAttempt(providers, config), logger);
-  const app = createApp({ handle, pipeline });
+  const { server: settings } = config;
+  const pipeline = new Pipeline(plugins, upstreamAttempt(providers, config), logger, {
+    timeoutOf: (plugin) => settings.pluginTimeouts[plugin.name] ?? plugin.timeout ?? settings.pluginTimeout,
+  });
+  const bodies = {
+    limits: { maxBytes: settings.maxBodyBytes, minRate: settings.minBodyRate, rateWindowMs: settings.bodyRateWindow },
+    budget: new BodyBudget(settings.bodyMemoryBytes),
+  };
+  const app = createApp({ handle, pipeline, bodies });
   app.listen({
     hostname: config.server.hostname,
     port: options.port ?? config.server.port,
-    // Above the gateway's own limit, so the gateway (413 envelope), not Bun, refuses large bodies.
-    maxRequestBodySize: config.server.maxBodyBytes + 64 * 1024 * 1024,
+    // Bun's own limit answers a bare 413; the gateway counts bodies itself and answers with the envelope.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 255,
     // Elysia turns SO_REUSEPORT on; a second gateway on a busy port must fail, not silently share it.
     reusePort: false,
@@ -66,10 +78,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     stop() {
       stopping ??= (async () => {
         server.stop(false);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)));
-        await Promise.race([pipeline.drain(), timeout]);
-        clearTimeout(timer);
+        // In-flight requests, streams included, get `drainTimeout`; then they are ended, and recorded as such.
+        if (!(await within(pipeline.drain(), settings.drainTimeout))) {
+          logger.warn(`${pipeline.inFlight} request(s) still running after server.drainTimeout (${settings.drainTimeout} ms); ending them`);
+          pipeline.abortAll("shutdown");
+          if (!(await within(pipeline.drain(), ABORTED_SETTLE_MS))) logger.error(`${pipeline.inFlight} request(s) did not end; their records are lost`);
+        }
         for (const plugin of plugins) {
           try {
             await plugin.close?.();
@@ -83,6 +97,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       return stopping;
     },
   };
+}
+
+/** True when `promise` settled within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function resolvePlugins(entries: (string | Plugin)[]): { plugins: Plugin[]; unavailable: string[] } {

@@ -1,4 +1,5 @@
 import type { RequestContext } from "../pipeline/context.ts";
+import { watch, unwatch } from "../pipeline/deadlines.ts";
 import { ErrorCode, GatewayError } from "../pipeline/errors.ts";
 import { integerOption } from "../pipeline/options.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
@@ -10,7 +11,9 @@ const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 /**
  * The chain's terminal: one upstream call for `ctx.step`. It resolves as soon as the provider's
  * headers arrive, with the body still streaming. The time-to-first-byte limit comes from
- * `cf-aig-request-timeout`, else the gateway's `requestTimeout`.
+ * `cf-aig-request-timeout`, else the gateway's `requestTimeout` (default `server.requestTimeout`).
+ * The request being ended (`ctx.signal`: the client left, or the gateway is stopping) aborts the
+ * call at any stage, its body stream included.
  */
 export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedConfig) {
   return async function attempt(ctx: RequestContext): Promise<Response> {
@@ -19,8 +22,20 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
     const url = providers.url(step.provider, ctx.accountId, step.endpoint, step.search);
     const timeout = integerOption(ctx, "cf-aig-request-timeout", { min: 1, max: MAX_TIMEOUT_MS }) ?? ctx.gateway.requestTimeout;
     const started = performance.now();
-    const controller = timeout ? new AbortController() : null;
-    const timer = controller ? setTimeout(() => controller.abort(), timeout) : null;
+    const controller = new AbortController();
+    const ended = ctx.signal;
+    if (ended.aborted) controller.abort();
+    else ended.addEventListener("abort", () => controller.abort(), { once: true });
+    let timedOut = false;
+    const firstByte = {
+      check(now: number) {
+        if (now - started < timeout) return false;
+        timedOut = true;
+        controller.abort();
+        return true;
+      },
+    };
+    watch(firstByte);
     const hasBody = step.body !== null && step.method !== "GET" && step.method !== "HEAD";
     try {
       const response = await fetch(url, {
@@ -28,7 +43,9 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
         headers: step.headers,
         body: hasBody ? step.body : undefined,
         redirect: "manual",
-        signal: controller?.signal,
+        signal: controller.signal,
+        // The gateway's own first-byte limit governs, not Bun's fetch timeout.
+        timeout: false,
       });
       const now = performance.now();
       ctx.ttfbMs = now - ctx.startedAt;
@@ -36,18 +53,25 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
       return response;
     } catch (cause) {
       const durationMs = performance.now() - started;
-      const error = controller?.signal.aborted
-        ? new GatewayError(504, ErrorCode.UpstreamTimeout, `${ctx.provider} sent no response within ${timeout} ms (cf-aig-request-timeout / requestTimeout)`, { cause })
-        : new GatewayError(502, ErrorCode.UpstreamUnreachable, `Could not reach ${ctx.provider} at ${new URL(url).origin}: ${reason(cause)}`, { cause });
+      const error = failure(ctx, timedOut, timeout, cause);
       ctx.attempts.push({ step: ctx.stepIndex, provider: ctx.provider, status: null, durationMs, ttfbMs: null, error: error.message });
       throw error;
     } finally {
-      if (timer) clearTimeout(timer);
+      unwatch(firstByte);
     }
   };
 }
 
+/** Why the call failed, as the client (and the record) should hear it. Never names the host reached. */
+function failure(ctx: RequestContext, timedOut: boolean, timeout: number, cause: unknown): GatewayError {
+  if (ctx.abortReason === "client") return new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection before the provider answered", { cause });
+  if (ctx.abortReason === "shutdown") return new GatewayError(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed before the provider answered", { cause });
+  if (timedOut) return new GatewayError(504, ErrorCode.UpstreamTimeout, `${ctx.provider} sent no response within ${timeout} ms (cf-aig-request-timeout / requestTimeout)`, { cause });
+  return new GatewayError(502, ErrorCode.UpstreamUnreachable, `Could not reach ${ctx.provider}: ${reason(cause)}`, { cause });
+}
+
+/** The error's code (ConnectionRefused, ECONNRESET, …): enough to act on, and it names no host. */
 function reason(cause: unknown): string {
-  if (cause instanceof Error) return (cause as { code?: string }).code ? `${(cause as { code?: string }).code}: ${cause.message}` : cause.message;
-  return String(cause);
+  const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
+  return typeof code === "string" && code !== "" ? code : "the connection failed";
 }

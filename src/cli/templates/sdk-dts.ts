@@ -41,7 +41,27 @@ declare module "switchboard" {
 
   export interface Config {
     accountId?: string;
-    server?: { hostname?: string; port?: number; adminToken?: string; maxBodyBytes?: number };
+    server?: {
+      hostname?: string;
+      port?: number;
+      adminToken?: string;
+      /** Bytes; larger bodies get 413. @default 104857600 */
+      maxBodyBytes?: number;
+      /** Request-body bytes held in memory at once; past it 503 + Retry-After. @default 268435456 */
+      bodyMemoryBytes?: number;
+      /** Bytes per second a body must arrive at, over each bodyRateWindow; 0 = off. @default 1024 */
+      minBodyRate?: number;
+      /** ms. @default 10000 */
+      bodyRateWindow?: number;
+      /** Time to the provider's first byte, ms, before 504. @default 300000 */
+      requestTimeout?: number;
+      /** A plugin's own time per request, ms (time in next() excluded); 0 = off. @default 5000 */
+      pluginTimeout?: number;
+      /** Per-plugin limits by name, ms. */
+      pluginTimeouts?: Record<string, number>;
+      /** How long a stop waits for requests in flight, ms. @default 30000 */
+      drainTimeout?: number;
+    };
     storage?: { sqlite?: string };
     providers?: Record<string, ProviderConfig>;
     gateways?: Record<string, GatewayConfig>;
@@ -108,7 +128,7 @@ declare module "switchboard" {
   export interface ResolvedGateway {
     id: string;
     logs: { collect: boolean; payloads: boolean; maxPayloadBytes: number; maxRows?: number; maxAgeDays?: number };
-    requestTimeout?: number;
+    requestTimeout: number;
     raw: GatewayConfig;
   }
 
@@ -160,6 +180,14 @@ declare module "switchboard" {
     readonly state: Map<string, unknown>;
     readonly attempts: Attempt[];
     ttfbMs: number | null;
+    /** Why the request was ended early, once it was: the client left, or the gateway is stopping. */
+    readonly abortReason: "client" | "shutdown" | null;
+    /** Aborted when the request is ended early. */
+    readonly signal: AbortSignal;
+    /** True while the request body has not been read (only for plugins with readsBody: false). */
+    readonly bodyPending: boolean;
+    /** Reads the request body into steps[0].body, once. */
+    loadBody(): Promise<void>;
     /** The current step's body parsed as JSON (once), or undefined. */
     json(): unknown;
     /** A cf-aig-* option: the step's value wins over the request's. */
@@ -273,10 +301,50 @@ declare module "switchboard" {
     url(provider: ProviderDef, accountId: string, endpoint: string, search: string): string;
   }
 
+  export interface FaultOptions {
+    /** What was being done, e.g. "writing cached answers". */
+    during?: string;
+  }
+
+  export interface HealthFault {
+    component: string;
+    reason: string;
+    count: number;
+    since: string;
+    last: string;
+  }
+
+  /** The body of GET /health (always HTTP 200). */
+  export interface HealthReport {
+    status: "ok" | "degraded";
+    faults: HealthFault[];
+    stats: Record<string, Record<string, number>>;
+  }
+
+  /** Background failures go here instead of ending the process; the first of a burst is logged. */
+  export interface Health {
+    fault(component: string, error: unknown, options?: FaultOptions): void;
+    recovered(component: string): void;
+    section(name: string, read: () => Record<string, number>): void;
+    snapshot(): HealthReport;
+  }
+
   export interface GatewayHandle {
     readonly config: {
       accountId?: string;
-      server: { hostname: string; port: number; adminToken?: string; maxBodyBytes: number };
+      server: {
+        hostname: string;
+        port: number;
+        adminToken?: string;
+        maxBodyBytes: number;
+        bodyMemoryBytes: number;
+        minBodyRate: number;
+        bodyRateWindow: number;
+        requestTimeout: number;
+        pluginTimeout: number;
+        pluginTimeouts: Record<string, number>;
+        drainTimeout: number;
+      };
       storage: { sqlite: string };
       gateways: Map<string, ResolvedGateway>;
       configPath: string | null;
@@ -285,6 +353,7 @@ declare module "switchboard" {
     readonly stores: Stores;
     readonly providers: ProviderRegistry;
     readonly logger: Logger;
+    readonly health: Health;
   }
 
   export interface Plugin {
@@ -294,12 +363,17 @@ declare module "switchboard" {
     onComplete?(record: RequestRecord, ctx: RequestContext): void | Promise<void>;
     close?(): void | Promise<void>;
     callsNextRepeatedly?: boolean;
+    /** ms of its own time per request (time in next() excluded); 0 = none. @default server.pluginTimeout */
+    timeout?: number;
+    /** false: handle never reads the body, so it runs before the body is read. @default true */
+    readsBody?: boolean;
   }
 
   export class GatewayError extends Error {
-    constructor(status: number, code: number, message: string, options?: { cause?: unknown });
+    constructor(status: number, code: number, message: string, options?: { cause?: unknown; headers?: Record<string, string> });
     readonly status: number;
     readonly code: number;
+    readonly headers?: Record<string, string>;
   }
 
   export const ErrorCode: Readonly<Record<string, number>>;
