@@ -65,10 +65,16 @@ export class Pipeline {
 
   #fail(ctx: RequestContext, error: unknown): Response {
     const gatewayError = toGatewayError(error);
-    if (gatewayError.status >= 500 && gatewayError.code !== ErrorCode.UpstreamUnreachable && gatewayError.code !== ErrorCode.UpstreamTimeout) {
+    // Only failures that are the gateway's own bugs get a stack; refusals and timeouts are answers, not incidents.
+    if (gatewayError.code === ErrorCode.Internal || gatewayError.code === ErrorCode.PluginFailed) {
       this.logger.error(`request ${ctx.logId} failed: ${gatewayError.message}`, gatewayError.cause ?? error);
+    } else if (gatewayError.code === ErrorCode.PluginTimeout) {
+      this.logger.warn(`request ${ctx.logId}: ${gatewayError.message}`);
     }
     ctx.gatewayError = { code: gatewayError.code, message: gatewayError.message };
+    // Headers the refusal carries (Retry-After, Connection: close) reach the client through the context:
+    // delivery strips hop-by-hop headers from what the chain returns.
+    if (gatewayError.headers) for (const [name, value] of Object.entries(gatewayError.headers)) ctx.responseHeaders.set(name, value);
     return errorResponse(gatewayError);
   }
 

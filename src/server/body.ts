@@ -72,7 +72,7 @@ export class RequestBody {
     if (this.declared !== null) this.#reserve(this.declared);
     const { promise: stopped, reject } = Promise.withResolvers<never>();
     const guard = this.#guard(reject);
-    const onAbort = () => reject(new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection while sending the request body"));
+    const onAbort = () => reject(ended(signal));
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       if (this.declared !== null && this.declared <= SMALL_BODY) {
@@ -82,7 +82,7 @@ export class RequestBody {
       return await this.#stream(guard, stopped);
     } catch (error) {
       if (error instanceof GatewayError) throw error;
-      if (signal.aborted) throw new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection while sending the request body");
+      if (signal.aborted) throw ended(signal);
       throw new GatewayError(400, ErrorCode.BadRequest, "The request body could not be read to its end", { cause: error });
     } finally {
       if (guard) unwatch(guard);
@@ -192,6 +192,12 @@ class RateGuard implements Watched {
     this.#windowReceived = this.received;
     return false;
   }
+}
+
+/** Why the read stopped when the request was ended: the gateway stopping, or the client leaving. */
+function ended(signal: AbortSignal): GatewayError {
+  if (signal.reason === "shutdown") return new GatewayError(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed while the request body was arriving");
+  return new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection while sending the request body");
 }
 
 function tooLarge(size: number, limit: number): GatewayError {
