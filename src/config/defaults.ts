@@ -16,7 +16,21 @@ export interface ResolvedGateway {
   logs: ResolvedLogs;
   /** Time to the provider's first byte, in ms (the gateway's own, else `server.requestTimeout`). */
   requestTimeout: number;
+  /** Longest silence inside a started stream, in ms (the gateway's own, else `server.streamIdleTimeout`). */
+  streamIdleTimeout: number;
+  /** Retries per step, with defaults filled in. */
+  retry: ResolvedRetry;
+  /** The circuit breaker of each target, in ms. */
+  breaker: { failures: number; windowMs: number; cooldownMs: number };
   raw: GatewayConfig;
+}
+
+export interface ResolvedRetry {
+  maxAttempts: number;
+  delayMs: number;
+  backoff: "constant" | "linear" | "exponential";
+  /** Provider statuses that trigger a retry or the next step; null: 429 and every 5xx. */
+  statuses: ReadonlySet<number> | null;
 }
 
 export interface ResolvedConfig {
@@ -30,6 +44,7 @@ export interface ResolvedConfig {
     minBodyRate: number;
     bodyRateWindow: number;
     requestTimeout: number;
+    streamIdleTimeout: number;
     pluginTimeout: number;
     pluginTimeouts: Record<string, number>;
     drainTimeout: number;
@@ -53,14 +68,40 @@ export const DEFAULT_MIN_BODY_RATE = 1024;
 export const DEFAULT_BODY_RATE_WINDOW_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 5_000;
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+export const DEFAULT_BREAKER = { failures: 5, windowMs: 60_000, cooldownMs: 30_000 } as const;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
-export function resolveGateway(id: string, raw: GatewayConfig = {}, requestTimeout = DEFAULT_REQUEST_TIMEOUT_MS): ResolvedGateway {
+/** Server-wide values a gateway falls back to. */
+export interface GatewayDefaults {
+  requestTimeout: number;
+  streamIdleTimeout: number;
+}
+
+export function resolveGateway(
+  id: string,
+  raw: GatewayConfig = {},
+  defaults: GatewayDefaults = { requestTimeout: DEFAULT_REQUEST_TIMEOUT_MS, streamIdleTimeout: DEFAULT_STREAM_IDLE_TIMEOUT_MS },
+): ResolvedGateway {
   const logs = raw.logs ?? {};
+  const retry = raw.retry ?? {};
+  const breaker = raw.breaker ?? {};
   return {
     id,
     raw,
-    requestTimeout: raw.requestTimeout ?? requestTimeout,
+    requestTimeout: raw.requestTimeout ?? defaults.requestTimeout,
+    streamIdleTimeout: raw.streamIdleTimeout ?? defaults.streamIdleTimeout,
+    retry: {
+      maxAttempts: retry.maxAttempts ?? 1,
+      delayMs: retry.delay ?? 0,
+      backoff: retry.backoff ?? "constant",
+      statuses: retry.statuses ? new Set(retry.statuses) : null,
+    },
+    breaker: {
+      failures: breaker.failures ?? DEFAULT_BREAKER.failures,
+      windowMs: (breaker.window ?? DEFAULT_BREAKER.windowMs / 1000) * 1000,
+      cooldownMs: (breaker.cooldown ?? DEFAULT_BREAKER.cooldownMs / 1000) * 1000,
+    },
     logs: {
       collect: logs.collect ?? true,
       payloads: logs.payloads ?? true,
@@ -76,9 +117,11 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
   const configDir = configPath ? dirname(configPath) : cwd;
   const server = input.server ?? {};
   const requestTimeout = server.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const streamIdleTimeout = server.streamIdleTimeout ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+  const defaults = { requestTimeout, streamIdleTimeout };
   const gateways = new Map<string, ResolvedGateway>();
-  gateways.set("default", resolveGateway("default", {}, requestTimeout));
-  for (const [id, raw] of Object.entries(input.gateways ?? {})) gateways.set(id, resolveGateway(id, raw, requestTimeout));
+  gateways.set("default", resolveGateway("default", {}, defaults));
+  for (const [id, raw] of Object.entries(input.gateways ?? {})) gateways.set(id, resolveGateway(id, raw, defaults));
   const sqlite = input.storage?.sqlite ?? "./data/switchboard.db";
   return {
     accountId: input.accountId,
@@ -91,6 +134,7 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
       minBodyRate: server.minBodyRate ?? DEFAULT_MIN_BODY_RATE,
       bodyRateWindow: server.bodyRateWindow ?? DEFAULT_BODY_RATE_WINDOW_MS,
       requestTimeout,
+      streamIdleTimeout,
       pluginTimeout: server.pluginTimeout ?? DEFAULT_PLUGIN_TIMEOUT_MS,
       pluginTimeouts: server.pluginTimeouts ?? {},
       drainTimeout: server.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS,

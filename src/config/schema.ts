@@ -32,6 +32,28 @@ export const RateLimitRuleSchema = Strict({
   unit: Type.Optional(Type.Union([Type.Literal("requests"), Type.Literal("tokens")])),
 });
 
+export const BackoffSchema = Type.Union([Type.Literal("constant"), Type.Literal("linear"), Type.Literal("exponential")]);
+
+export const RetrySchema = Strict({
+  /** Attempts per step, the first included (at most 5). @default 1 */
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+  /** ms before the second attempt; later ones follow `backoff` (at most 5000). @default 0 */
+  delay: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000 })),
+  /** How the delay grows: `constant`, `linear` (delay × n) or `exponential` (delay × 2ⁿ⁻¹), capped at 5000 ms. @default "constant" */
+  backoff: Type.Optional(BackoffSchema),
+  /** Provider statuses that trigger a retry or the next step (network errors and first-byte timeouts always do). @default 429 and every 5xx */
+  statuses: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
+});
+
+export const BreakerSchema = Strict({
+  /** Failures within `window` that open the breaker of a target. @default 5 */
+  failures: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Seconds over which failures are counted. @default 60 */
+  window: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Seconds an open target is skipped; then one probe decides. @default 30 */
+  cooldown: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
 export const GatewayTokenSchema = Type.Union([
   Type.String({ minLength: 16 }),
   Strict({ name: Type.Optional(Type.String({ minLength: 1 })), token: Type.String({ minLength: 16 }) }),
@@ -53,6 +75,12 @@ export const GatewaySchema = Strict({
   providers: Type.Optional(Type.Record(Type.String(), Strict({ apiKey: Type.String({ minLength: 1 }) }))),
   /** Time to first byte from the provider, in ms, before the gateway answers 504. @default server.requestTimeout (300000) */
   requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** A stream that has started but sends nothing for this long, in ms, is cut (the client sees an error). @default server.streamIdleTimeout (300000) */
+  streamIdleTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Retries of every step of this gateway's requests (provider-native ones too); a step's `config` and the `cf-aig-*` retry headers win. */
+  retry: Type.Optional(RetrySchema),
+  /** The circuit breaker of each target (provider + base URL + model) this gateway calls. */
+  breaker: Type.Optional(BreakerSchema),
 });
 
 export const ProviderSchema = Strict({
@@ -88,6 +116,8 @@ export const ConfigSchema = Strict({
       bodyRateWindow: Type.Optional(Type.Integer({ minimum: 10 })),
       /** Time to the provider's first byte, in ms, before the gateway answers 504; a gateway's `requestTimeout` and `cf-aig-request-timeout` override it. @default 300000 */
       requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Longest silence inside a started stream, in ms, before it is cut; a gateway's `streamIdleTimeout` overrides it. @default 300000 */
+      streamIdleTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
       /** Time one plugin may spend on a request, in ms, not counting the time it waits in `next()`. 0 turns it off. @default 5000 */
       pluginTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
       /** Per-plugin time limits by plugin name, in ms; win over `pluginTimeout` and a plugin's own `timeout`. */
@@ -109,6 +139,8 @@ export const ConfigSchema = Strict({
 });
 
 export type RateLimitRule = Static<typeof RateLimitRuleSchema>;
+export type RetryConfig = Static<typeof RetrySchema>;
+export type BreakerConfig = Static<typeof BreakerSchema>;
 export type GatewayTokenConfig = Static<typeof GatewayTokenSchema>;
 export type LogsConfig = Static<typeof LogsSchema>;
 export type GatewayConfig = Static<typeof GatewaySchema>;

@@ -1,5 +1,5 @@
 import type { RequestContext } from "./context.ts";
-import { Stopwatch } from "./deadlines.ts";
+import { LayerClock } from "./deadlines.ts";
 import { ErrorCode, GatewayError, toGatewayError } from "./errors.ts";
 import type { Next, Plugin } from "./types.ts";
 
@@ -16,67 +16,73 @@ export interface ComposeOptions {
  * A plugin's own failure becomes a 500 naming it; a GatewayError it throws on purpose passes as is,
  * and so does whatever failed further in (the upstream call is nobody's plugin). A second `next()`
  * from one layer is a bug unless the plugin declares `callsNextRepeatedly`. Each layer's own time
- * (time spent in `next()` excluded) is bounded by its timeout. The request body is read before the
- * first layer that reads bodies, and before the upstream call.
+ * (time spent in `next()` excluded) is bounded by its timeout: past it the request fails with
+ * 500/2122 naming the plugin, and a late `next()` from it reaches nothing. The request body is read
+ * before the first layer that reads bodies, and before the upstream call.
  */
 export function compose(plugins: readonly Plugin[], options: ComposeOptions = {}): Chain {
   const layers = plugins.filter((plugin) => typeof plugin.handle === "function");
-  const timeouts = layers.map((plugin) => options.timeoutOf?.(plugin) ?? 0);
+  const limits = layers.map((plugin) => options.timeoutOf?.(plugin) ?? 0);
+  const timed = limits.some((limit) => limit > 0);
   return function chain(ctx, terminal) {
+    const { promise: expired, reject } = timed ? Promise.withResolvers<never>() : { promise: null, reject: null };
+    const clock = timed ? new LayerClock(limits, (layer) => reject!(timedOut(layers[layer], limits[layer]))) : null;
+
     function dispatch(index: number): Promise<Response> {
-      if (index === layers.length) return ctx.bodyPending ? ctx.loadBody().then(() => upstream(ctx, terminal)) : upstream(ctx, terminal);
+      if (clock?.expired !== undefined && clock.expired >= 0) return Promise.reject(lateNext(layers[clock.expired]));
+      if (index === layers.length) {
+        clock?.enter(-1);
+        return ctx.bodyPending ? ctx.loadBody().then(() => upstream(ctx, terminal, clock, index - 1)) : upstream(ctx, terminal, clock, index - 1);
+      }
       const plugin = layers[index];
-      if (ctx.bodyPending && plugin.readsBody !== false) return ctx.loadBody().then(() => invoke(plugin, ctx, index, timeouts[index], dispatch));
-      return invoke(plugin, ctx, index, timeouts[index], dispatch);
+      if (ctx.bodyPending && plugin.readsBody !== false) return ctx.loadBody().then(() => invoke(plugin, ctx, index, clock, dispatch));
+      return invoke(plugin, ctx, index, clock, dispatch);
     }
-    return dispatch(0);
+
+    if (!clock) return dispatch(0);
+    const run = dispatch(0);
+    return Promise.race([run, expired!]).finally(() => clock.stop());
   };
 }
 
 /** The upstream call's own failures are typed here, so no plugin that merely awaited them is blamed. */
-async function upstream(ctx: RequestContext, terminal: Terminal): Promise<Response> {
+async function upstream(ctx: RequestContext, terminal: Terminal, clock: LayerClock | null, caller: number): Promise<Response> {
   try {
     return await terminal(ctx);
   } catch (error) {
     throw toGatewayError(error);
+  } finally {
+    clock?.enter(caller);
   }
 }
 
-async function invoke(plugin: Plugin, ctx: RequestContext, index: number, timeoutMs: number, dispatch: (index: number) => Promise<Response>): Promise<Response> {
+async function invoke(plugin: Plugin, ctx: RequestContext, index: number, clock: LayerClock | null, dispatch: (index: number) => Promise<Response>): Promise<Response> {
   let calls = 0;
-  let clock: Stopwatch | null = null;
-  let expired: Promise<never> | null = null;
-  if (timeoutMs > 0) {
-    const { promise, reject } = Promise.withResolvers<never>();
-    expired = promise;
-    clock = new Stopwatch(timeoutMs, () =>
-      reject(new GatewayError(500, ErrorCode.PluginTimeout, `Plugin "${plugin.name}" did not finish within ${timeoutMs} ms (server.pluginTimeout / server.pluginTimeouts)`)),
-    );
-  }
   const next: Next = () => {
     calls++;
     if (calls > 1 && !plugin.callsNextRepeatedly) return Promise.reject(failed(plugin, new Error("called next() more than once")));
-    // Past its time limit the request has been answered; a late next() must not reach the provider.
-    if (clock?.done) return Promise.reject(new GatewayError(500, ErrorCode.PluginTimeout, `Plugin "${plugin.name}" called next() after its time limit`));
-    const running = clock;
-    if (!running) return dispatch(index + 1);
-    running.pause();
-    const inner = dispatch(index + 1);
-    const resume = () => running.resume();
-    inner.then(resume, resume);
-    return inner;
+    return dispatch(index + 1);
   };
+  clock?.enter(index);
   let response: unknown;
   try {
-    const handled = plugin.handle!(ctx, next);
-    response = expired ? await Promise.race([handled, expired]) : await handled;
+    response = await plugin.handle!(ctx, next);
   } catch (error) {
     throw error instanceof GatewayError ? error : failed(plugin, error);
   } finally {
-    clock?.stop();
+    // Control returns to the layer that called this one's next() (none for the first).
+    clock?.enter(index - 1);
   }
   if (!(response instanceof Response)) throw failed(plugin, new Error(`returned ${describe(response)} instead of a Response`));
   return response;
+}
+
+function timedOut(plugin: Plugin, limit: number): GatewayError {
+  return new GatewayError(500, ErrorCode.PluginTimeout, `Plugin "${plugin.name}" did not finish within ${limit} ms (server.pluginTimeout / server.pluginTimeouts)`);
+}
+
+function lateNext(plugin: Plugin): GatewayError {
+  return new GatewayError(500, ErrorCode.PluginTimeout, `Plugin "${plugin.name}" ran out of time; nothing further runs for this request`);
 }
 
 function failed(plugin: Plugin, error: unknown): GatewayError {

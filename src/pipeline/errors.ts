@@ -47,6 +47,8 @@ export const ErrorCode = {
   ShuttingDown: 2113,
   /** Recorded only — the provider's stream broke after the first byte; the client saw the stream end with an error. */
   StreamBroken: 2114,
+  /** 503 — every step's target is skipped by its circuit breaker (or failed earlier in the request); `Retry-After` says when one reopens. */
+  CircuitOpen: 2115,
   /** 403 — the admin API is disabled because no admin token is configured. */
   AdminDisabled: 2130,
   /** 401 — the admin API token is missing or wrong. */
