@@ -1,7 +1,10 @@
 import type { UsageReader } from "../providers/types.ts";
 import { toClientHeaders } from "../upstream/headers.ts";
 import { SseParser } from "../upstream/sse.ts";
+import { redactUrls } from "./redact.ts";
 import type { RequestContext } from "./context.ts";
+import { unwatch as unwatchDeadline, watch as watchDeadline } from "./deadlines.ts";
+import { envelope, ErrorCode } from "./errors.ts";
 import { emptyUsage, type Usage } from "./record.ts";
 
 /** How the answer went, as far as the gateway could see it on the wire. */
@@ -62,12 +65,32 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
     done(outcome);
     return new Response(bytes, init);
   }
-  return new Response(observe(body, outcome, captureLimit, sse ? ctx.step.provider.usage : null, done), init);
+  const watch = { usage: sse ? ctx.step.provider.usage : null, idleMs: ctx.gateway.streamIdleTimeout };
+  return new Response(observe(body, outcome, captureLimit, watch, done), init);
 }
 
-function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimit: number, usage: UsageReader | null, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
+/** What `observe` watches besides the bytes: SSE usage, and how long the stream may stay silent. */
+interface StreamWatch {
+  usage: UsageReader | null;
+  idleMs: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The last words of an SSE stream that broke: an `event: error` whose data is an AiGatewayError
+ * envelope, so SDKs raise it (the OpenAI and Anthropic SDKs throw on `event: error`) before the
+ * connection ends with an error.
+ */
+function errorEvent(reason: string): Uint8Array {
+  const body = envelope(502, ErrorCode.StreamBroken, `The provider's stream broke after the first byte: ${reason}`);
+  return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+}
+
+function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimit: number, options: StreamWatch, done: (outcome: Outcome) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const capture = new Capture(captureLimit);
+  const { usage, idleMs } = options;
   // A client may stop reading once the stream's last event arrived (the OpenAI SDK cancels after
   // `[DONE]`): it received the whole answer, so that is not an abort.
   let ended = false;
@@ -78,34 +101,59 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
       })
     : null;
   let finished = false;
+  let lastChunkAt = performance.now();
+  let idleCut = false;
+  /** Set once an SSE error event was queued: the next pull ends the stream with this error. */
+  let failure: Error | null = null;
+  const idle = {
+    check(now: number) {
+      if (finished) return true;
+      if (now - lastChunkAt < idleMs) return false;
+      idleCut = true;
+      reader.cancel(new Error("stream idle")).catch(() => {});
+      return true;
+    },
+  };
+  watchDeadline(idle);
   const finish = () => {
     if (finished) return;
     finished = true;
+    unwatchDeadline(idle);
     sse?.end();
     outcome.captured = capture.bytes();
     outcome.truncated = capture.truncated;
     done(outcome);
   };
+  /** The provider's stream broke: the record says why, and the client sees an error, never a clean end. */
+  const broke = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string, error: Error) => {
+    outcome.streamError = redactUrls(reason);
+    finish();
+    if (!sse) return controller.error(error);
+    failure = error;
+    controller.enqueue(errorEvent(outcome.streamError));
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        if (failure) return controller.error(failure);
         let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch (error) {
           if (finished) return;
-          outcome.streamError = error instanceof Error ? error.message : String(error);
-          finish();
-          controller.error(error);
+          const cause = error instanceof Error ? error : new Error(String(error));
+          broke(controller, idleCut ? `idle for more than ${idleMs} ms (streamIdleTimeout)` : cause.message, cause);
           return;
         }
         // The client left while the provider's next chunk was on its way: nothing more to deliver.
         if (finished) return;
         if (chunk.done) {
+          if (idleCut) return broke(controller, `idle for more than ${idleMs} ms (streamIdleTimeout)`, new Error("stream idle"));
           controller.close();
           finish();
           return;
         }
+        lastChunkAt = performance.now();
         outcome.size += chunk.value.byteLength;
         capture.add(chunk.value);
         sse?.feed(chunk.value);

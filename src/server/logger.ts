@@ -1,5 +1,5 @@
 import type { Logger } from "../pipeline/types.ts";
-import { describeError, redactUrls } from "./redact.ts";
+import { describeError, redactUrls } from "../pipeline/redact.ts";
 
 /** Plain lines on stderr; `quiet` keeps only errors (tests, benchmarks). URLs lose their query strings. */
 export function consoleLogger(quiet = false): Logger {

@@ -4,14 +4,17 @@ import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipel
 import { upstreamHeaders } from "../upstream/headers.ts";
 import { declaredLength, RequestBody } from "./body.ts";
 import { parseTarget } from "./target.ts";
+import { universalRequest } from "./universal.ts";
 import type { Runtime } from "./runtime.ts";
 
 /**
  * `ANY /v1/{account}/{gateway}/{provider}/{path…}?{query}` — the provider-native proxy.
  * The path after the provider slug is kept byte for byte (`@cf/…`, `models/x:generateContent`).
+ * `POST /v1/{account}/{gateway}` (no provider) is the Universal endpoint (universal.ts).
  */
 export function providerProxy(runtime: Runtime) {
   const { config, providers } = runtime.handle;
+  const universal = universalRequest(runtime);
   return async function proxy(request: Request, clientAddress: string | null): Promise<Response> {
     const startedAt = performance.now();
     try {
@@ -24,7 +27,8 @@ export function providerProxy(runtime: Runtime) {
         throw new GatewayError(404, ErrorCode.UnknownGateway, `Unknown gateway "${target.gateway}"; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
       }
       if (target.provider === null) {
-        throw new GatewayError(400, ErrorCode.BadRequest, `Missing provider in the path; use /v1/${target.account}/${target.gateway}/{provider}/{path}, e.g. /v1/${target.account}/${target.gateway}/openai/chat/completions`);
+        if (request.method === "POST") return await universal(request, { gateway, accountId: target.account, clientAddress, startedAt });
+        throw new GatewayError(400, ErrorCode.BadRequest, `Missing provider in the path; use /v1/${target.account}/${target.gateway}/{provider}/{path}, e.g. /v1/${target.account}/${target.gateway}/openai/chat/completions, or POST Universal steps to /v1/${target.account}/${target.gateway}`);
       }
       const provider = providers.get(target.provider);
       if (!provider) {
