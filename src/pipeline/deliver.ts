@@ -76,6 +76,14 @@ interface StreamWatch {
 }
 
 const encoder = new TextEncoder();
+/** How long the SSE error event gets to reach the socket before the stream is ended with an error. */
+const ERROR_EVENT_FLUSH_MS = 10;
+
+/*
+ * The client's stream is ended with `controller.error()` and no reason on purpose: Bun prints any
+ * reason given (message, stack and source line) to stderr for every broken stream, while the record
+ * already says what happened.
+ */
 
 /**
  * The last words of an SSE stream that broke: an `event: error` whose data is an AiGatewayError
@@ -103,8 +111,8 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
   let finished = false;
   let lastChunkAt = performance.now();
   let idleCut = false;
-  /** Set once an SSE error event was queued: the next pull ends the stream with this error. */
-  let failure: Error | null = null;
+  /** Set once an SSE error event was queued: the next pull ends the stream with an error. */
+  let failed = false;
   const idle = {
     check(now: number) {
       if (finished) return true;
@@ -125,30 +133,33 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
     done(outcome);
   };
   /** The provider's stream broke: the record says why, and the client sees an error, never a clean end. */
-  const broke = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string, error: Error) => {
+  const broke = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
     outcome.streamError = redactUrls(reason);
     finish();
-    if (!sse) return controller.error(error);
-    failure = error;
+    if (!sse) return controller.error();
+    failed = true;
     controller.enqueue(errorEvent(outcome.streamError));
   };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (failure) return controller.error(failure);
+        if (failed) {
+          // Erroring in the same turn would drop the error event Bun has not written yet; one timer turn lets it out.
+          await new Promise((resolve) => setTimeout(resolve, ERROR_EVENT_FLUSH_MS));
+          return controller.error();
+        }
         let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch (error) {
           if (finished) return;
-          const cause = error instanceof Error ? error : new Error(String(error));
-          broke(controller, idleCut ? `idle for more than ${idleMs} ms (streamIdleTimeout)` : cause.message, cause);
+          broke(controller, idleCut ? `idle for more than ${idleMs} ms (streamIdleTimeout)` : error instanceof Error ? error.message : String(error));
           return;
         }
         // The client left while the provider's next chunk was on its way: nothing more to deliver.
         if (finished) return;
         if (chunk.done) {
-          if (idleCut) return broke(controller, `idle for more than ${idleMs} ms (streamIdleTimeout)`, new Error("stream idle"));
+          if (idleCut) return broke(controller, `idle for more than ${idleMs} ms (streamIdleTimeout)`);
           controller.close();
           finish();
           return;
