@@ -19,9 +19,11 @@
  *               so every request is a MISS that hashes, looks up, goes upstream and writes; logs on.
  *   - gateway-cache-hit  cache on (ttl 300), logs on, the same body every time: after the first
  *               request every answer is a HIT and nothing goes upstream.
+ *   - gateway-universal  the "gateway" config, the same request as step 0 of a two-step Universal
+ *               array (POST /v1/local/default); step 0 answers, so it measures the Universal transport.
  *   Both check `cf-aig-cache-status` on every measured answer (all MISS / all HIT) and count a
  *   mismatch as an error: a target that does not measure what its name says is broken.
- * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit. Diagnostic ones
+ * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal. Diagnostic ones
  * (gateway-nolog, gateway-noplugins) run only with --targets.
  * For each connection count, round and target (targets interleaved, so drift on a shared machine
  * hits them alike), bench/load.ts runs as its own process: N keep-alive connections in a closed
@@ -108,6 +110,13 @@ const BODY = JSON.stringify({
 /** For `unique` targets: the same request with `{{n}}`, which load.ts replaces per request. */
 const UNIQUE_BODY = BODY.replace("in one short sentence.", "in one short sentence. #{{n}}");
 if (UNIQUE_BODY === BODY) throw new Error("bench: UNIQUE_BODY has no {{n}}");
+/**
+ * The Universal target's body: two steps, the first of which answers, each carrying BODY as its query
+ * and the provider key as a step header (the Universal call's own headers do not reach providers).
+ */
+const UNIVERSAL_BODY = JSON.stringify(
+  ["openai", "openai"].map((provider) => ({ provider, endpoint: "chat/completions", headers: { authorization: "Bearer sk-bench" }, query: JSON.parse(BODY) })),
+);
 /** Sent by every target, besides the target's own `headers`. */
 const HEADERS = ["authorization: Bearer sk-bench"];
 
@@ -207,6 +216,8 @@ interface Target {
   headers?: Record<string, string>;
   /** Every request gets a different body (load.ts --unique with UNIQUE_BODY), so a cache never hits. */
   unique?: boolean;
+  /** The request body, when not BODY. */
+  body?: string;
   /** Every measured 2xx answer must carry this header with this value (case-insensitive); else errors. */
   expectHeader?: { name: string; value: string };
   /** Why this target cannot run here, or null. Checked only when it is requested. */
@@ -249,7 +260,7 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
-const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit"];
+const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal"];
 
 const BENCH_TOKEN = "bench-token-0123456789abcdef";
 const LOGS_ON = { collect: true, payloads: true };
@@ -281,6 +292,8 @@ const TARGETS: Target[] = [
     ...gatewayTarget("gateway-cache-hit", { logs: LOGS_ON, cache: { ttl: 300 } }),
     expectHeader: { name: "cf-aig-cache-status", value: "HIT" },
   },
+  // The Universal endpoint: the same gateway and request as "gateway", as step 0 of a two-step array.
+  { ...gatewayTarget("gateway-universal", { logs: LOGS_ON }), path: "/v1/local/default", body: UNIVERSAL_BODY },
   // Diagnostic variants (run with --targets): where the gap to the floor goes.
   gatewayTarget("gateway-nolog", { logs: { collect: false } }),
   gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
@@ -338,7 +351,7 @@ interface Row extends LoadResult {
 async function runLoad(t: Target, url: string, connections: number): Promise<LoadResult> {
   const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", String(connections)];
   cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", args.client!);
-  cmd.push("--body", t.unique ? UNIQUE_BODY : BODY);
+  cmd.push("--body", t.unique ? UNIQUE_BODY : (t.body ?? BODY));
   if (t.unique) cmd.push("--unique");
   if (t.expectHeader) cmd.push("--count-header", t.expectHeader.name);
   for (const h of HEADERS) cmd.push("--header", h);
@@ -397,8 +410,10 @@ interface Goal {
   target: string;
   connections: number;
   what: string;
-  /** The measured figure, given the row and the bare proxy's row at the same connection count. */
-  value(r: Row, bare: Row): number;
+  /** The row the figure is taken against. @default "bare" */
+  against?: string;
+  /** The measured figure, given the row and the `against` row (same connections, same round). */
+  value(r: Row, against: Row): number;
   pass(x: number): boolean;
   show(x: number): string;
 }
@@ -419,6 +434,10 @@ const GOALS: Goal[] = [
     target: "gateway-cache-hit", connections: 32, what: "req/s ≥ 1.5 × bare",
     value: (r, b) => r.rps / b.rps, pass: (x) => x >= 1.5, show: (x) => `${x.toFixed(3)} × bare`,
   },
+  {
+    target: "gateway-universal", connections: 32, what: "gateway CPU ≤ gateway's (provider route) + 5 µs/req", against: "gateway",
+    value: (r, g) => r.serverUsPerReq - g.serverUsPerReq, pass: (x) => x <= 5, show: (x) => `${signed(x)} µs/req`,
+  },
 ];
 
 /**
@@ -433,7 +452,7 @@ function checkGoals(all: Row[]) {
     for (let round = 1; round <= rounds; round++) {
       const at = (name: string) => all.find((x) => x.target === name && x.connections === g.connections && x.round === round);
       const r = at(g.target);
-      const b = at("bare");
+      const b = at(g.against ?? "bare");
       if (r && b && b.rps > 0) perRound.push(g.value(r, b));
     }
     if (!perRound.length) continue;

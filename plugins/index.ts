@@ -1,6 +1,7 @@
 import type { Plugin } from "switchboard";
 import { auth } from "./auth.ts";
 import { cache } from "./cache/index.ts";
+import { fallback } from "./fallback/index.ts";
 import { logging } from "./logging.ts";
 import { metadata } from "./metadata.ts";
 import { rateLimit } from "./rate-limit/index.ts";
@@ -9,6 +10,7 @@ import { rateLimit } from "./rate-limit/index.ts";
 export const builtInPlugins: Record<string, () => Plugin> = {
   auth,
   cache,
+  fallback,
   logging,
   metadata,
   "rate-limit": rateLimit,

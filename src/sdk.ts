@@ -49,3 +49,4 @@ export type { LogStore, LogRow, LogFilter, LogQuery } from "./store/types.ts";
 export type { CounterDecision, CounterRequest, CounterStore, CounterWindow } from "./store/counters.ts";
 export type { CreatedToken, GatewayToken, NewToken, TokenStore } from "./store/tokens.ts";
 export type { CacheEntry, CacheStore } from "./store/cache.ts";
+export type { BreakerPermit, BreakerSettings, BreakerState, BreakerStatus, BreakerStore, BreakerTarget } from "./store/breakers.ts";

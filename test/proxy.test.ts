@@ -128,6 +128,7 @@ describe("the path selects the provider and the upstream URL", () => {
   test("malformed provider paths get a 400 envelope that shows the expected shape", async () => {
     await using t = await gatewayWithMock();
 
+    // A POST to the gateway itself is a Universal request: a chat body there lacks the step's provider.
     for (const path of ["/v1/x", "/v1/x/default", "/v1/x/default/"]) {
       const res = await fetch(`${t.gw.url}${path}`, post(chat));
       expect(await expectGatewayError(res, 400, ErrorCode.BadRequest)).toContain("/{provider}/");

@@ -1,5 +1,5 @@
 import type { ProviderRegistry } from "../providers/registry.ts";
-import { upstreamHeaders } from "../upstream/headers.ts";
+import { isGatewayOption, staysAtGateway } from "../upstream/headers.ts";
 import type { Step } from "./context.ts";
 import { ErrorCode, GatewayError } from "./errors.ts";
 
@@ -38,7 +38,9 @@ function parseStep(input: unknown, index: number, providers: ProviderRegistry): 
   const at = `step ${index}`;
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw bad(`${at} must be an object {provider, endpoint, headers, query}`);
   const { provider: slug, endpoint: rawEndpoint, headers: rawHeaders, query, config } = input as Record<string, unknown>;
-  if (typeof slug !== "string" || slug === "") throw bad(`${at}: "provider" must be a provider slug such as "openai"`);
+  if (typeof slug !== "string" || slug === "") {
+    throw bad(`${at}: "provider" must be a provider slug such as "openai" (a request for one provider goes to /v1/{account}/{gateway}/{provider}/{path})`);
+  }
   const provider = providers.get(slug);
   if (!provider) {
     throw new GatewayError(400, ErrorCode.UnknownProvider, `Universal ${at}: unknown provider ${quote(slug)}; known providers: ${providers.slugs().join(", ")}`);
@@ -48,29 +50,30 @@ function parseStep(input: unknown, index: number, providers: ProviderRegistry): 
   const queryAt = trimmed.indexOf("?");
   const endpoint = queryAt === -1 ? trimmed : trimmed.slice(0, queryAt);
   const search = queryAt === -1 ? "" : trimmed.slice(queryAt);
-  const given = stepHeaders(rawHeaders, at);
-  const options = new Headers();
-  for (const [name, value] of given) if (name.startsWith("cf-aig-")) options.set(name, value);
+  const { headers, options } = stepHeaders(rawHeaders, at);
   applyConfig(config, options, at);
   const body = query === undefined || query === null ? null : encoder.encode(typeof query === "string" ? query : JSON.stringify(query));
-  const headers = upstreamHeaders(given);
   if (body && !headers.has("content-type")) headers.set("content-type", "application/json");
-  return { provider, endpoint, search, method: "POST", headers, options: [...options].length > 0 ? options : null, body };
+  return { provider, endpoint, search, method: "POST", headers, options: options.keys().next().done ? null : options, body };
 }
 
-function stepHeaders(raw: unknown, at: string): Headers {
-  if (raw === undefined || raw === null) return new Headers();
-  if (typeof raw !== "object" || Array.isArray(raw)) throw bad(`${at}: "headers" must be an object of header names to string values`);
+/** A step's headers, split in one pass: gateway options (`cf-aig-*`) for the gateway, the rest (minus hop-by-hop) for the provider. */
+function stepHeaders(raw: unknown, at: string): { headers: Headers; options: Headers } {
   const headers = new Headers();
+  const options = new Headers();
+  if (raw === undefined || raw === null) return { headers, options };
+  if (typeof raw !== "object" || Array.isArray(raw)) throw bad(`${at}: "headers" must be an object of header names to string values`);
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") throw bad(`${at}: header ${quote(name)} must have a string value`);
+    const lower = name.toLowerCase();
     try {
-      headers.set(name, String(value));
+      if (isGatewayOption(lower)) options.set(lower, String(value));
+      else if (!staysAtGateway(lower)) headers.set(lower, String(value));
     } catch {
       throw bad(`${at}: ${quote(name)} is not a valid header name or its value is not a valid header value`);
     }
   }
-  return headers;
+  return { headers, options };
 }
 
 /** Writes a step's `config` into its options, where it wins over the step's own `cf-aig-*` headers. */

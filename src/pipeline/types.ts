@@ -4,6 +4,7 @@ import type { TokenStore } from "../store/tokens.ts";
 import type { LogStore } from "../store/types.ts";
 import type { CounterStore } from "../store/counters.ts";
 import type { CacheStore } from "../store/cache.ts";
+import type { BreakerStore } from "../store/breakers.ts";
 import type { RequestContext } from "./context.ts";
 import type { RequestRecord } from "./record.ts";
 
@@ -78,6 +79,8 @@ export interface Stores {
   tokens: TokenStore;
   /** Cached answers (SQLite by default, so they survive a restart). */
   cache: CacheStore;
+  /** The circuit breaker of each target the fallback plugin calls (in-process by default). */
+  breakers: BreakerStore;
 }
 
 /** What `setup(gateway)` receives: the validated config, the stores, the providers and a logger. */

@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from "../config/defaults.ts";
 import type { Health, Logger, Stores } from "../pipeline/types.ts";
+import { MemoryBreakerStore } from "./memory/breakers.ts";
 import { MemoryCounterStore } from "./memory/counters.ts";
 import { openDatabase } from "./sqlite/db.ts";
 import { SqliteLogStore } from "./sqlite/logs.ts";
@@ -30,12 +31,15 @@ export function openStores(config: ResolvedConfig, logger: Logger, health: Healt
   // Hot entries answer from memory; this process is the SQLite file's only writer.
   const cacheStore = new SqliteCacheStore(openDatabase(cacheFile(config.storage.sqlite)), { health });
   const cache = new MemoryCacheFront(cacheStore);
-  const stores: Stores = { logs, tokens, counters, cache };
+  // In-process like the counters: each replica learns about its providers on its own.
+  const breakers = new MemoryBreakerStore();
+  const stores: Stores = { logs, tokens, counters, cache, breakers };
   return {
     stores,
     async close() {
       await logs.close();
       await counters.close();
+      await breakers.close();
       cacheStore.close();
       db.close();
     },

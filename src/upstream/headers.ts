@@ -19,6 +19,16 @@ const HOP_BY_HOP = new Set([
 /** Cloudflare's deprecated spellings of cf-aig-cache-ttl / cf-aig-skip-cache: gateway options, never the provider's. */
 const DEPRECATED_OPTIONS = new Set(["cf-cache-ttl", "cf-skip-cache"]);
 
+/** True for a gateway option: `cf-aig-*` and Cloudflare's deprecated `cf-cache-ttl` / `cf-skip-cache` (lower-case name). */
+export function isGatewayOption(name: string): boolean {
+  return name.startsWith("cf-aig-") || DEPRECATED_OPTIONS.has(name);
+}
+
+/** True for a header that never goes upstream: hop-by-hop, or a gateway option (lower-case name). */
+export function staysAtGateway(name: string): boolean {
+  return HOP_BY_HOP.has(name) || isGatewayOption(name);
+}
+
 /** The client's headers as they go upstream: no hop-by-hop header and no `cf-aig-*` header. */
 export function upstreamHeaders(client: Headers): Headers {
   const out = new Headers();
@@ -26,7 +36,7 @@ export function upstreamHeaders(client: Headers): Headers {
   const connection = client.get("connection");
   const named = connection ? new Set(connection.toLowerCase().split(",").map((token) => token.trim())) : null;
   for (const [name, value] of client) {
-    if (HOP_BY_HOP.has(name) || name.startsWith("cf-aig-") || DEPRECATED_OPTIONS.has(name) || named?.has(name)) continue;
+    if (staysAtGateway(name) || named?.has(name)) continue;
     out.append(name, value);
   }
   return out;

@@ -26,6 +26,16 @@ declare module "switchboard" {
   export interface GatewayConfig {
     logs?: { collect?: boolean; payloads?: boolean; maxPayloadBytes?: number; maxRows?: number; maxAgeDays?: number };
     requestTimeout?: number;
+    /** Longest silence inside a started stream, ms. @default server.streamIdleTimeout */
+    streamIdleTimeout?: number;
+    /**
+     * Retries of every step (the "fallback" plugin); cf-aig-max-attempts / -retry-delay / -backoff win.
+     * maxAttempts 1–5 (@default 1), delay ms 0–5000 (@default 0), backoff (@default "constant"),
+     * statuses that count as failures (@default 429 and every 5xx).
+     */
+    retry?: { maxAttempts?: number; delay?: number; backoff?: "constant" | "linear" | "exponential"; statuses?: number[] };
+    /** Circuit breaker per target: failures within window (s) open it for cooldown (s). @default { failures: 5, window: 60, cooldown: 30 } */
+    breaker?: { failures?: number; window?: number; cooldown?: number };
     authentication?: boolean;
     tokens?: (string | { name?: string; token: string })[];
     cache?: { ttl: number };
@@ -55,6 +65,8 @@ declare module "switchboard" {
       bodyRateWindow?: number;
       /** Time to the provider's first byte, ms, before 504. @default 300000 */
       requestTimeout?: number;
+      /** Longest silence inside a started stream, ms, before it is cut. @default 300000 */
+      streamIdleTimeout?: number;
       /** A plugin's own time per request, ms (time in next() excluded); 0 = off. @default 5000 */
       pluginTimeout?: number;
       /** Per-plugin limits by name, ms. */
@@ -129,6 +141,11 @@ declare module "switchboard" {
     id: string;
     logs: { collect: boolean; payloads: boolean; maxPayloadBytes: number; maxRows?: number; maxAgeDays?: number };
     requestTimeout: number;
+    streamIdleTimeout: number;
+    /** statuses: null means 429 and every 5xx. */
+    retry: { maxAttempts: number; delayMs: number; backoff: "constant" | "linear" | "exponential"; statuses: ReadonlySet<number> | null };
+    /** In ms. */
+    breaker: BreakerSettings;
     raw: GatewayConfig;
   }
 
@@ -288,11 +305,50 @@ declare module "switchboard" {
     verify(gatewayId: string, secret: string, now?: number): Promise<GatewayToken | null>;
   }
 
+  /** What a circuit breaker guards: one model of one provider at one base URL, for one gateway. */
+  export interface BreakerTarget {
+    gatewayId: string;
+    provider: string;
+    baseUrl: string;
+    model: string | null;
+  }
+
+  /** A gateway's breaker config, in ms. */
+  export interface BreakerSettings {
+    failures: number;
+    windowMs: number;
+    cooldownMs: number;
+  }
+
+  export type BreakerState = "closed" | "open" | "half-open";
+
+  /** probe: this call is a half-open breaker's one probe; report it with success, failure or release. */
+  export type BreakerPermit = { allowed: true; probe: boolean } | { allowed: false; retryAt: number };
+
+  export interface BreakerStatus {
+    target: BreakerTarget;
+    state: BreakerState;
+    failures: number;
+    openedAt: number | null;
+    retryAt: number | null;
+  }
+
+  /** Circuit breakers per target; times are epoch ms. */
+  export interface BreakerStore {
+    allow(target: BreakerTarget, settings: BreakerSettings, now: number): Promise<BreakerPermit>;
+    success(target: BreakerTarget, now: number): Promise<void>;
+    failure(target: BreakerTarget, settings: BreakerSettings, now: number): Promise<void>;
+    release(target: BreakerTarget, now: number): Promise<void>;
+    list(gatewayId: string, now: number): Promise<BreakerStatus[]>;
+    close(): Promise<void>;
+  }
+
   export interface Stores {
     logs: LogStore;
     cache: CacheStore;
     counters: CounterStore;
     tokens: TokenStore;
+    breakers: BreakerStore;
   }
 
   export interface ProviderRegistry {

@@ -3,6 +3,7 @@ import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../../pi
 import type { GatewayHandle } from "../../pipeline/types.ts";
 import { requestPath } from "../target.ts";
 import { adminAuthorizer } from "./auth.ts";
+import { breakerRoutes } from "./breakers.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
 import { logRoutes } from "./logs.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -15,7 +16,8 @@ const searchParams = (request: Request) => new URLSearchParams(requestPath(reque
 
 /**
  * The admin API: Cloudflare's AI Gateway management endpoints for gateways (read-only: they live in
- * the config), logs (list, get, bodies, feedback, delete) and gateway tokens (list, create, revoke). Every route needs
+ * the config), logs (list, get, bodies, feedback, delete), gateway tokens (list, create, revoke) and, Switchboard's
+ * own, the circuit breakers of a gateway's targets (list). Every route needs
  * `Authorization: Bearer <server.adminToken>`; answers use the V4 envelope, errors included.
  *
  * @example
@@ -27,6 +29,7 @@ export function adminApi(gw: GatewayHandle) {
   const gateways = gatewayRoutes(gw.config);
   const logs = logRoutes(gw.stores.logs);
   const tokens = tokenRoutes(gw.stores.tokens);
+  const breakers = breakerRoutes(gw.stores.breakers);
 
   return (
     new Elysia({ prefix: ADMIN_PREFIX })
@@ -65,5 +68,6 @@ export function adminApi(gw: GatewayHandle) {
         { parse: "none" },
       )
       .delete("/gateways/:gateway/tokens/:id", ({ params }) => tokens.revoke(requireGateway(gw.config, params.gateway).id, params.id))
+      .get("/gateways/:gateway/breakers", ({ params }) => breakers.list(requireGateway(gw.config, params.gateway).id))
   );
 }
