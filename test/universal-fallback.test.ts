@@ -6,6 +6,7 @@ import { createAiGateway } from "ai-gateway-provider";
 import { ErrorCode } from "../src/pipeline/errors.ts";
 import { expectGatewayError } from "./support/gateway-error.ts";
 import { MOCK_REPLY } from "./support/mock-upstream.ts";
+import { silentProvider } from "./support/silent-provider.ts";
 import { gatewayWithMock, replyText } from "./support/with-mock.ts";
 
 const messages = [{ role: "user", content: "say hello to me" }];
@@ -167,26 +168,15 @@ describe("the ai-gateway-provider package (AI SDK) against Switchboard, only the
 
 describe("the client leaving a Universal request", () => {
   test("aborts the upstream call", async () => {
-    const aborted = Promise.withResolvers<void>();
-    const arrived = Promise.withResolvers<void>();
-    const silent = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      fetch(request) {
-        request.signal.addEventListener("abort", () => aborted.resolve());
-        arrived.resolve();
-        return new Promise<Response>(() => {});
-      },
-    });
-    await using t = await gatewayWithMock({ ...withFallback, providers: { "custom-silent": { baseUrl: `http://127.0.0.1:${silent.port}` } } });
+    using provider = silentProvider();
+    await using t = await gatewayWithMock({ ...withFallback, providers: { "custom-silent": { baseUrl: provider.baseUrl } } });
     const controller = new AbortController();
 
     const answer = fetch(t.gw.base(), { ...universal([{ provider: "custom-silent", endpoint: "x", headers: {}, query: {} }]), signal: controller.signal }).catch(() => null);
-    await arrived.promise;
+    await provider.arrived;
     controller.abort();
-    await aborted.promise;
+    await provider.aborted;
     await answer;
-    silent.stop(true);
 
     const [log] = await t.logs();
     expect(log).toMatchObject({ aborted: true, success: false, error_code: ErrorCode.ClientClosed });

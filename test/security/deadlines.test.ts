@@ -6,6 +6,7 @@ import { RequestContext } from "../../src/pipeline/context.ts";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
 import { definePlugin } from "../../src/sdk.ts";
 import { expectGatewayError } from "../support/gateway-error.ts";
+import { silentProvider } from "../support/silent-provider.ts";
 import { gatewayWithMock } from "../support/with-mock.ts";
 
 const chat = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] });
@@ -14,30 +15,6 @@ const post = (headers: Record<string, string> = {}): RequestInit => ({
   headers: { "content-type": "application/json", authorization: "Bearer sk-client", ...headers },
   body: chat,
 });
-
-/**
- * A provider that never answers and tells when the gateway gives up on it: `arrived` resolves when a
- * request reaches it, `aborted` when the gateway closes that request.
- */
-function silentProvider() {
-  const arrived = Promise.withResolvers<void>();
-  const aborted = Promise.withResolvers<void>();
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch(request) {
-      request.signal.addEventListener("abort", () => aborted.resolve());
-      arrived.resolve();
-      return new Promise<Response>(() => {});
-    },
-  });
-  return {
-    baseUrl: `http://127.0.0.1:${server.port}/v1`,
-    arrived: arrived.promise,
-    aborted: aborted.promise,
-    [Symbol.dispose]: () => server.stop(true),
-  };
-}
 
 describe("a client that leaves", () => {
   test("before the response headers aborts the upstream call, and the record says aborted, not success", async () => {
