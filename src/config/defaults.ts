@@ -48,6 +48,7 @@ export interface ResolvedConfig {
     pluginTimeout: number;
     pluginTimeouts: Record<string, number>;
     drainTimeout: number;
+    websocket: { maxFrameBytes: number; maxInFlight: number; idleTimeout: number; maxBufferedBytes: number };
   };
   storage: { sqlite: string };
   providers: Record<string, ProviderConfig>;
@@ -138,6 +139,12 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
       pluginTimeout: server.pluginTimeout ?? DEFAULT_PLUGIN_TIMEOUT_MS,
       pluginTimeouts: server.pluginTimeouts ?? {},
       drainTimeout: server.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      websocket: {
+        maxFrameBytes: server.websocket?.maxFrameBytes ?? 16 * 1024 * 1024,
+        maxInFlight: server.websocket?.maxInFlight ?? 128,
+        idleTimeout: server.websocket?.idleTimeout ?? 120,
+        maxBufferedBytes: server.websocket?.maxBufferedBytes ?? 8 * 1024 * 1024,
+      },
     },
     storage: { sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite) },
     providers: input.providers ?? {},

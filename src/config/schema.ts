@@ -122,6 +122,19 @@ export const ConfigSchema = Strict({
       pluginTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
       /** Per-plugin time limits by plugin name, in ms; win over `pluginTimeout` and a plugin's own `timeout`. */
       pluginTimeouts: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 0 }))),
+      /** WebSocket limits (the Universal API over WebSocket and realtime relays). */
+      websocket: Type.Optional(
+        Strict({
+          /** Largest frame a client may send, in bytes; larger closes the socket with 1009. @default 16777216 (16 MiB) */
+          maxFrameBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+          /** Requests one connection may have in flight; more are refused with a universal.error (2116). @default 128 */
+          maxInFlight: Type.Optional(Type.Integer({ minimum: 1 })),
+          /** Seconds without any frame (pings included) before the socket is closed; Bun pings meanwhile. @default 120 */
+          idleTimeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 960 })),
+          /** Bytes the gateway may hold for a client that does not read; past it the socket is closed with 1008. @default 8388608 (8 MiB) */
+          maxBufferedBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        }),
+      ),
       /** On SIGTERM/SIGINT, how long requests in flight (streams included) may run before they are ended and recorded as aborted by shutdown, in ms. @default 30000 */
       drainTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
     }),

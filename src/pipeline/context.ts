@@ -29,6 +29,8 @@ export interface ContextInit {
   clientAddress: string | null;
   /** When the gateway started on this request (performance.now()); defaults to now. */
   startedAt?: number;
+  /** The client's own id for the request (a WebSocket frame's `eventId`); else its `cf-aig-event-id` header, else the log id. */
+  eventId?: string;
   /**
    * Reads the first step's body when something first needs it (see `loadBody`), so refusals that
    * need no body (auth, rate limits) never read one. Absent when the steps carry their bodies.
@@ -97,7 +99,7 @@ export class RequestContext {
     this.steps = init.steps;
     this.clientAddress = init.clientAddress;
     this.startedAt = init.startedAt ?? performance.now();
-    this.eventId = init.headers.get("cf-aig-event-id") || this.logId;
+    this.eventId = init.eventId || init.headers.get("cf-aig-event-id") || this.logId;
     this.#body = init.body ?? null;
   }
 

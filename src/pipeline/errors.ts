@@ -49,6 +49,8 @@ export const ErrorCode = {
   StreamBroken: 2114,
   /** 503 — every step's target is skipped by its circuit breaker (or failed earlier in the request); `Retry-After` says when one reopens. */
   CircuitOpen: 2115,
+  /** 429 — a WebSocket connection already has `server.websocket.maxInFlight` requests in flight. */
+  TooManyInFlight: 2116,
   /** 403 — the admin API is disabled because no admin token is configured. */
   AdminDisabled: 2130,
   /** 401 — the admin API token is missing or wrong. */

@@ -5,6 +5,10 @@ import { adminApi } from "./admin/index.ts";
 import { providerProxy, refused } from "./proxy.ts";
 import type { Runtime } from "./runtime.ts";
 import { requestPath } from "./target.ts";
+import { realtimeSession } from "./ws/realtime.ts";
+import type { SocketData } from "./ws/session.ts";
+import { universalSession } from "./ws/universal-session.ts";
+import { wantsWebSocket, webSocketUpgrade } from "./ws/upgrade.ts";
 
 /**
  * The methods provider APIs use, the only ones `/v1/*` serves. Any other method Bun lets through
@@ -24,10 +28,14 @@ const served: ReadonlySet<string> = new Set(PROVIDER_METHODS);
  */
 export function createApp(runtime: Runtime) {
   const proxy = providerProxy(runtime);
-  const toProxy = (request: Request, server: Server<unknown>) => proxy(request, server.requestIP(request)?.address ?? null);
+  const upgrade = webSocketUpgrade(runtime, { universal: universalSession(runtime), realtime: realtimeSession(runtime) });
+  const toProxy = (request: Request, server: Server<SocketData>) => proxy(request, server.requestIP(request)?.address ?? null);
+  // GET also serves WebSocket upgrades: the Universal API over WebSocket, and realtime relays.
+  const get = (request: Request, server: Server<SocketData>) =>
+    wantsWebSocket(request) ? upgrade(request, server, server.requestIP(request)?.address ?? null) : toProxy(request, server);
   // One handler per served method: Bun hands any other method to Elysia's fetch (→ NOT_FOUND →
   // 405 below), so the method check costs the hot path nothing.
-  const routes = { "/v1/*": Object.fromEntries(PROVIDER_METHODS.map((method) => [method, toProxy])) };
+  const routes = { "/v1/*": Object.fromEntries(PROVIDER_METHODS.map((method) => [method, method === "GET" ? get : toProxy])) };
   // The admin API comes first so its own error handler (V4 envelope) wins for its routes.
   return new Elysia({ name: "switchboard", serve: { development: false, routes } })
     .use(adminApi(runtime.handle))

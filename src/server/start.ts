@@ -7,6 +7,7 @@ import { openStores } from "../store/index.ts";
 import { upstreamAttempt } from "../upstream/attempt.ts";
 import { createApp } from "./app.ts";
 import { BodyBudget } from "./body.ts";
+import { OpenSockets, websocketHandlers } from "./ws/session.ts";
 import { GatewayHealth } from "./health.ts";
 import { consoleLogger } from "./logger.ts";
 
@@ -57,7 +58,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     limits: { maxBytes: settings.maxBodyBytes, minRate: settings.minBodyRate, rateWindowMs: settings.bodyRateWindow },
     budget: new BodyBudget(settings.bodyMemoryBytes),
   };
-  const app = createApp({ handle, pipeline, bodies });
+  const sockets = new OpenSockets();
+  const app = createApp({ handle, pipeline, bodies, sockets });
   app.listen({
     hostname: config.server.hostname,
     port: options.port ?? config.server.port,
@@ -66,6 +68,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     idleTimeout: 255,
     // Elysia turns SO_REUSEPORT on; a second gateway on a busy port must fail, not silently share it.
     reusePort: false,
+    websocket: websocketHandlers({ maxPayloadLength: settings.websocket.maxFrameBytes, idleTimeout: settings.websocket.idleTimeout }),
   });
   const server = app.server!;
   let stopping: Promise<void> | null = null;
@@ -77,6 +80,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     unavailable,
     stop() {
       stopping ??= (async () => {
+        sockets.closing = true;
         server.stop(false);
         // In-flight requests, streams included, get `drainTimeout`; then they are ended, and recorded as such.
         if (!(await within(pipeline.drain(), settings.drainTimeout))) {
@@ -84,6 +88,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
           pipeline.abortAll("shutdown");
           if (!(await within(pipeline.drain(), ABORTED_SETTLE_MS))) logger.error(`${pipeline.inFlight} request(s) did not end; their records are lost`);
         }
+        // Open WebSockets are closed once their requests have finished.
+        sockets.closeAll(1001, "the gateway is stopping");
         for (const plugin of plugins) {
           try {
             await plugin.close?.();

@@ -1,0 +1,95 @@
+import type { Server } from "bun";
+import type { ResolvedGateway } from "../../config/defaults.ts";
+import { RequestContext } from "../../pipeline/context.ts";
+import { ErrorCode, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
+import type { Plugin } from "../../pipeline/types.ts";
+import { isGatewayOption } from "../../upstream/headers.ts";
+import { refused } from "../proxy.ts";
+import type { Runtime } from "../runtime.ts";
+import { parseTarget, type Target } from "../target.ts";
+import { offeredProtocols, selectedProtocol, tokenFromProtocols } from "./protocols.ts";
+import type { SocketData, WsSession } from "./session.ts";
+
+/** True for a request that asks to become a WebSocket. */
+export function wantsWebSocket(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/** What a session needs to know about the connection it serves. */
+export interface Connection {
+  /** Random, given at accept; on every record of the connection's requests. */
+  id: string;
+  gateway: ResolvedGateway;
+  accountId: string;
+  target: Target;
+  /** The upgrade's `cf-aig-*` headers (the subprotocol token as `cf-aig-authorization`): every request's defaults. */
+  headers: Headers;
+  /** The upgrade request itself (its other headers, e.g. a realtime provider's credentials). */
+  request: Request;
+  clientAddress: string | null;
+  /** The subprotocols the client offered. */
+  protocols: string[];
+}
+
+/** Makes the session for an admitted connection: Universal (no provider in the path) or a realtime relay. */
+export type SessionFactory = (connection: Connection) => WsSession | Response | Promise<WsSession | Response>;
+
+/**
+ * Upgrades `GET /v1/{account}/{gateway}[/{provider}…]` to a WebSocket. Refusals come before the
+ * handshake, as ordinary HTTP answers in the AiGatewayError envelope: an unknown gateway 404, and —
+ * because the gateway's `auth` plugin is asked first, with the upgrade's headers — a missing or
+ * wrong token 401. Answers with the selected subprotocol (CONTRACT.md), never anything else of the
+ * token.
+ */
+export function webSocketUpgrade(runtime: Runtime, sessions: { universal: SessionFactory; realtime: SessionFactory }) {
+  const { config } = runtime.handle;
+  const auth = runtime.pipeline.plugins.find((plugin) => plugin.name === "auth" && typeof plugin.handle === "function");
+  return async function upgrade(request: Request, server: Server<SocketData>, clientAddress: string | null): Promise<Response | undefined> {
+    try {
+      const target = parseTarget(request.url);
+      if (config.accountId && target.account !== config.accountId) {
+        throw new GatewayError(404, ErrorCode.UnknownAccount, `Unknown account "${target.account}"; this gateway serves account "${config.accountId}"`);
+      }
+      const gateway = config.gateways.get(target.gateway);
+      if (!gateway) throw new GatewayError(404, ErrorCode.UnknownGateway, `Unknown gateway "${target.gateway}"; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
+      const protocols = offeredProtocols(request);
+      const headers = sessionHeaders(request.headers, protocols);
+      const refusal = auth ? await admit(auth, gateway, target.account, headers, clientAddress) : null;
+      if (refusal) return refusal;
+      const connection: Connection = { id: crypto.randomUUID(), gateway, accountId: target.account, target, headers, request, clientAddress, protocols };
+      const made = await (target.provider === null ? sessions.universal : sessions.realtime)(connection);
+      if (made instanceof Response) return made;
+      const protocol = selectedProtocol(protocols);
+      const upgraded = server.upgrade(request, { data: { session: made }, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
+      if (!upgraded) throw new GatewayError(400, ErrorCode.BadRequest, "The WebSocket handshake is malformed (Sec-WebSocket-Key and Version 13 are required)");
+      return undefined;
+    } catch (error) {
+      return refused(toGatewayError(error), request.headers);
+    }
+  };
+}
+
+/** The upgrade's gateway options, and the subprotocol token as the `cf-aig-authorization` header the auth plugin reads. */
+function sessionHeaders(request: Headers, protocols: readonly string[]): Headers {
+  const headers = new Headers();
+  for (const [name, value] of request) if (isGatewayOption(name)) headers.set(name, value);
+  const user = request.get("user-agent");
+  if (user) headers.set("user-agent", user);
+  const token = tokenFromProtocols(protocols);
+  if (token && !headers.has("cf-aig-authorization")) headers.set("cf-aig-authorization", `Bearer ${token}`);
+  return headers;
+}
+
+/**
+ * Asks the gateway's auth plugin about the upgrade, as it will ask about every message: a refusal
+ * it answers (401) refuses the handshake; reaching `next()` admits it.
+ */
+async function admit(auth: Plugin, gateway: ResolvedGateway, accountId: string, headers: Headers, clientAddress: string | null): Promise<Response | null> {
+  const ctx = new RequestContext({ gateway, accountId, requestType: "websocket", headers, steps: [], clientAddress });
+  const admitted = new Response(null, { status: 204 });
+  const answer = await auth.handle!(ctx, async () => admitted);
+  if (answer === admitted) return null;
+  answer.headers.set("cf-aig-log-id", ctx.logId);
+  answer.headers.set("cf-aig-event-id", ctx.eventId);
+  return answer;
+}
