@@ -3,7 +3,7 @@
  *
  *   bun bench/load.ts --url http://127.0.0.1:PORT/v1/chat/completions \
  *     [--connections 32] [--duration 5] [--warmup 1] [--body '{"…"}'] [--header 'k: v']… \
- *     [--client raw|fetch] [--unique] [--count-header NAME]
+ *     [--client raw|fetch|ws] [--inflight 32] [--unique] [--count-header NAME]
  *
  * N workers, each one keep-alive connection in a closed loop: POST the same body, read the whole
  * response, repeat. A warm-up runs first and is not measured. Prints one JSON line on stdout:
@@ -23,6 +23,11 @@
  * over the whole run (warm-up included: a target that fails while warming up is still broken),
  * total counts every completed request (the orchestrator divides server CPU by it) and driverCpu
  * is this process's CPU time over the measured window, in cores (1.0 = one core busy).
+ *
+ * --client ws: each "connection" is one WebSocket to the URL (http → ws) speaking the Universal API:
+ * --body is one step, sent as `{"type":"universal.create","request":{"eventId":…, …step}}` with
+ * --inflight requests outstanding at once; a request completes on its `universal.created` with a
+ * response (or `universal.done`), fails on `universal.error`.
  */
 import { parseArgs } from "node:util";
 
@@ -36,6 +41,7 @@ const { values } = parseArgs({
     body: { type: "string", default: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' },
     header: { type: "string", multiple: true, default: [] },
     client: { type: "string", default: "raw" },
+    inflight: { type: "string", default: "1" },
     unique: { type: "boolean", default: false },
     "count-header": { type: "string" },
   },
@@ -306,6 +312,58 @@ function rawWorker(): Promise<void> {
   });
 }
 
+/** --client ws: one WebSocket, `depth` Universal requests in flight, each re-sent as soon as it completes. */
+function wsWorker(depth: number): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const step = values.body.trim();
+  const frameFor = (id: number) => `{"type":"universal.create","request":{"eventId":"${id}",${step.slice(1)}}`;
+  const started = new Map<string, number>();
+  let next = 0;
+  const ws = new WebSocket(url.replace(/^http/, "ws"));
+  const send = () => {
+    if (stopping) return;
+    const id = next++;
+    started.set(String(id), performance.now());
+    inflight++;
+    ws.send(frameFor(id));
+  };
+  const finish = () => {
+    if (stopping && started.size === 0) {
+      ws.close();
+      resolve();
+    }
+  };
+  ws.onopen = () => {
+    for (let i = 0; i < depth; i++) send();
+  };
+  ws.onmessage = (event) => {
+    const frame = JSON.parse(String(event.data)) as { type: string; metadata: { eventId: string | null }; response?: unknown };
+    const id = frame.metadata.eventId ?? "";
+    const t0 = started.get(id);
+    if (t0 === undefined) return;
+    const error = frame.type === "universal.error";
+    if (!error && frame.type !== "universal.done" && !(frame.type === "universal.created" && frame.response !== undefined)) return;
+    started.delete(id);
+    inflight--;
+    record(t0, performance.now(), error ? 500 : 200);
+    send();
+    finish();
+  };
+  ws.onerror = () => fail("websocket error");
+  ws.onclose = (event) => {
+    if (!stopping) fail(`websocket closed ${event.code}`);
+    resolve();
+  };
+  // The stop timer only sets a flag; close once the last answer is in.
+  const poll = setInterval(() => {
+    if (stopping) {
+      clearInterval(poll);
+      finish();
+    }
+  }, 50);
+  return promise;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -358,7 +416,10 @@ const watchdog = setTimeout(() => {
 }, warmupMs + durationMs + GRACE_MS);
 
 const workers: Promise<void>[] = [];
-for (let i = 0; i < connections; i++) workers.push(values.client === "fetch" ? fetchWorker() : rawWorker());
+const inflightPerSocket = Math.min(1024, Math.max(1, Math.floor(Number(values.inflight)) || 1));
+for (let i = 0; i < connections; i++) {
+  workers.push(values.client === "fetch" ? fetchWorker() : values.client === "ws" ? wsWorker(inflightPerSocket) : rawWorker());
+}
 await Promise.all(workers);
 clearTimeout(watchdog);
 report(0);

@@ -21,9 +21,11 @@
  *               request every answer is a HIT and nothing goes upstream.
  *   - gateway-universal  the "gateway" config, the same request as step 0 of a two-step Universal
  *               array (POST /v1/local/default); step 0 answers, so it measures the Universal transport.
+ *   - gateway-ws  the "gateway" config, the same request over ONE WebSocket (Universal API frames),
+ *               with as many requests in flight as the connection count; compared with "gateway".
  *   Both check `cf-aig-cache-status` on every measured answer (all MISS / all HIT) and count a
  *   mismatch as an error: a target that does not measure what its name says is broken.
- * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal. Diagnostic ones
+ * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal, gateway-ws. Diagnostic ones
  * (gateway-nolog, gateway-noplugins) run only with --targets.
  * For each connection count, round and target (targets interleaved, so drift on a shared machine
  * hits them alike), bench/load.ts runs as its own process: N keep-alive connections in a closed
@@ -117,6 +119,8 @@ if (UNIQUE_BODY === BODY) throw new Error("bench: UNIQUE_BODY has no {{n}}");
 const UNIVERSAL_BODY = JSON.stringify(
   ["openai", "openai"].map((provider) => ({ provider, endpoint: "chat/completions", headers: { authorization: "Bearer sk-bench" }, query: JSON.parse(BODY) })),
 );
+/** The WebSocket target's step: load.ts wraps it in a `universal.create` frame with its own eventId. */
+const WS_STEP = JSON.stringify({ provider: "openai", endpoint: "chat/completions", headers: { authorization: "Bearer sk-bench" }, query: JSON.parse(BODY) });
 /** Sent by every target, besides the target's own `headers`. */
 const HEADERS = ["authorization: Bearer sk-bench"];
 
@@ -218,6 +222,8 @@ interface Target {
   unique?: boolean;
   /** The request body, when not BODY. */
   body?: string;
+  /** Load over one WebSocket (Universal API frames), as many requests in flight as the connection count. */
+  websocket?: boolean;
   /** Every measured 2xx answer must carry this header with this value (case-insensitive); else errors. */
   expectHeader?: { name: string; value: string };
   /** Why this target cannot run here, or null. Checked only when it is requested. */
@@ -260,7 +266,7 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
-const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal"];
+const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal", "gateway-ws"];
 
 const BENCH_TOKEN = "bench-token-0123456789abcdef";
 const LOGS_ON = { collect: true, payloads: true };
@@ -294,6 +300,8 @@ const TARGETS: Target[] = [
   },
   // The Universal endpoint: the same gateway and request as "gateway", as step 0 of a two-step array.
   { ...gatewayTarget("gateway-universal", { logs: LOGS_ON }), path: "/v1/local/default", body: UNIVERSAL_BODY },
+  // The Universal API over one WebSocket, as many requests in flight as "gateway" has connections.
+  { ...gatewayTarget("gateway-ws", { logs: LOGS_ON }), path: "/v1/local/default", body: WS_STEP, websocket: true },
   // Diagnostic variants (run with --targets): where the gap to the floor goes.
   gatewayTarget("gateway-nolog", { logs: { collect: false } }),
   gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
@@ -349,8 +357,10 @@ interface Row extends LoadResult {
 }
 
 async function runLoad(t: Target, url: string, connections: number): Promise<LoadResult> {
-  const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", String(connections)];
-  cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", args.client!);
+  // A WebSocket target keeps `connections` requests in flight over one socket.
+  const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", t.websocket ? "1" : String(connections)];
+  if (t.websocket) cmd.push("--inflight", String(connections));
+  cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", t.websocket ? "ws" : args.client!);
   cmd.push("--body", t.unique ? UNIQUE_BODY : (t.body ?? BODY));
   if (t.unique) cmd.push("--unique");
   if (t.expectHeader) cmd.push("--count-header", t.expectHeader.name);
@@ -437,6 +447,10 @@ const GOALS: Goal[] = [
   {
     target: "gateway-universal", connections: 32, what: "gateway CPU ≤ gateway's (provider route) + 5 µs/req", against: "gateway",
     value: (r, g) => r.serverUsPerReq - g.serverUsPerReq, pass: (x) => x <= 5, show: (x) => `${signed(x)} µs/req`,
+  },
+  {
+    target: "gateway-ws", connections: 32, what: "req/s over 1 WebSocket × 32 in flight ≥ HTTP with 32 connections", against: "gateway",
+    value: (r, g) => r.rps / g.rps, pass: (x) => x >= 1, show: (x) => `${x.toFixed(3)} × HTTP`,
   },
 ];
 
