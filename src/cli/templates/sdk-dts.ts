@@ -73,6 +73,17 @@ declare module "switchboard" {
       pluginTimeouts?: Record<string, number>;
       /** How long a stop waits for requests in flight, ms. @default 30000 */
       drainTimeout?: number;
+      /** WebSocket limits. */
+      websocket?: {
+        /** @default 16777216 */
+        maxFrameBytes?: number;
+        /** @default 128 */
+        maxInFlight?: number;
+        /** Seconds. @default 120 */
+        idleTimeout?: number;
+        /** @default 8388608 */
+        maxBufferedBytes?: number;
+      };
     };
     storage?: { sqlite?: string };
     providers?: Record<string, ProviderConfig>;
@@ -397,9 +408,11 @@ declare module "switchboard" {
         minBodyRate: number;
         bodyRateWindow: number;
         requestTimeout: number;
+        streamIdleTimeout: number;
         pluginTimeout: number;
         pluginTimeouts: Record<string, number>;
         drainTimeout: number;
+        websocket: { maxFrameBytes: number; maxInFlight: number; idleTimeout: number; maxBufferedBytes: number };
       };
       storage: { sqlite: string };
       gateways: Map<string, ResolvedGateway>;
