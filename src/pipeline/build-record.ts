@@ -20,7 +20,9 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
   const requestBody = capture > 0 && step.body ? step.body.subarray(0, capture) : null;
   const responseBody = capture > 0 && outcome.captured ? outcome.captured.subarray(0, capture) : null;
   const aborted = outcome.aborted || ctx.abortReason !== null;
-  const success = outcome.status >= 200 && outcome.status < 400 && !outcome.streamError && !ctx.gatewayError && !aborted;
+  // 101: a realtime relay session (its record is built when the session ends).
+  const answered = outcome.status === 101 || (outcome.status >= 200 && outcome.status < 400);
+  const success = answered && !outcome.streamError && !ctx.gatewayError && !aborted;
   return {
     logId: ctx.logId,
     eventId: ctx.eventId,

@@ -53,6 +53,22 @@ export class Pipeline {
     return this.#idle.promise;
   }
 
+  /**
+   * Counts a request that does not run through the chain (a realtime relay session) as in flight: a
+   * graceful stop waits for it, and `abortAll` ends it through `ctx.signal`. Call the returned function
+   * with how it went; its record is then built and handed to every `onComplete` exactly as a chain
+   * request's is. Later calls are ignored.
+   */
+  track(ctx: RequestContext): (outcome: Outcome) => void {
+    this.#live.add(ctx);
+    let finished = false;
+    return (outcome) => {
+      if (finished) return;
+      finished = true;
+      this.#finish(ctx, outcome);
+    };
+  }
+
   /** Requests in flight now. */
   get inFlight(): number {
     return this.#live.size;

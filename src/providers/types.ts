@@ -48,6 +48,43 @@ export interface ProviderDef {
    * @example reach: (base) => base.replace(/\/run$/, "") // Workers AI: `…/ai/run` may also reach `…/ai/v1/…`
    */
   reach?(base: string): string;
+  /**
+   * Optional: the provider's realtime WebSocket API, which `GET /v1/{account}/{gateway}/{slug}` with
+   * `Upgrade: websocket` relays frame for frame (reference §4b). Providers without it refuse the upgrade.
+   * @example realtime: { endpoint: "realtime" } // openai: `/openai?model=…` → `wss://api.openai.com/v1/realtime?model=…`
+   */
+  realtime?: RealtimeDef;
+}
+
+/** How the realtime relay reaches one provider's WebSocket API. */
+export interface RealtimeDef {
+  /**
+   * The path under the base URL the relay connects to; the client's own path after the slug is
+   * appended to it (not doubled when the client already names it). "" for the base itself.
+   */
+  endpoint: string;
+  /** Client request headers, besides `authHeaders`, that go to the provider (lower-case). @default [] */
+  headers?: readonly string[];
+  /**
+   * `<name>.<value>` subprotocols whose upstream header is not simply `<name>: <value>`, by name.
+   * @example { "openai-insecure-api-key": (key) => ["authorization", `Bearer ${key}`] }
+   */
+  protocolHeaders?: Readonly<Record<string, (value: string) => readonly [name: string, value: string]>>;
+  /**
+   * When the client names no path, the `model` query parameter becomes the path and leaves the query
+   * (Workers AI: `?model=@cf/deepgram/nova-3` → `…/ai/run/@cf/deepgram/nova-3`). @default false
+   */
+  modelInPath?: boolean;
+  /** Reads token usage from the provider's text frames. Without it, relayed sessions record no usage. */
+  usage?: RealtimeUsage;
+}
+
+/** Usage in a realtime session's events. */
+export interface RealtimeUsage {
+  /** Only text frames containing this string are parsed (audio deltas are large and carry no usage). */
+  marker: string;
+  /** Adds one parsed event's usage to the session's running totals. */
+  read(event: unknown, usage: Usage): void;
 }
 
 /** What `ProviderDef.baseParams` reads from an endpoint. */

@@ -7,7 +7,8 @@ import { workersAiUsage } from "./usage/workers-ai.ts";
  * Cloudflare Workers AI. `/workers-ai/@cf/meta/llama-3.1-8b-instruct` (also `run/@cf/…`) →
  * `…/accounts/{account}/ai/run/@cf/…`; the OpenAI-compatible `/workers-ai/v1/chat/completions` and
  * `v1/embeddings` live beside `/run`: `…/accounts/{account}/ai/v1/chat/completions`, so a `/run`
- * base may reach its parent path (and nothing above it).
+ * base may reach its parent path (and nothing above it). Realtime (Deepgram STT/TTS): a WebSocket upgrade of
+ * `/workers-ai?model=@cf/deepgram/nova-3&…` is relayed to `…/ai/run/@cf/deepgram/nova-3?…`.
  */
 export const workersAi: ProviderDef = {
   slug: "workers-ai",
@@ -32,6 +33,7 @@ export const workersAi: ProviderDef = {
     const root = base.replace(/\/+$/, "");
     return runParent(root) ?? root;
   },
+  realtime: { endpoint: "", modelInPath: true },
 };
 
 /** The parent of a base that ends in `/run` (where `v1/…` lives), or null for a base shaped otherwise. */

@@ -1,5 +1,5 @@
 import type { Usage } from "../../pipeline/record.ts";
-import type { UsageReader } from "../types.ts";
+import type { RealtimeUsage, UsageReader } from "../types.ts";
 import { count, obj, text, type JsonObject } from "./fields.ts";
 
 /**
@@ -52,5 +52,24 @@ export const openaiUsage: UsageReader = {
     const response = obj(event.response);
     if (response) readAnswer(response, usage);
     else readAnswer(event, usage);
+  },
+};
+
+/**
+ * OpenAI Realtime sessions: every `response.done` event carries `response.usage` for that response
+ * alone (`input_tokens`, `output_tokens`, `input_token_details.cached_tokens`), so the session's
+ * usage is their sum.
+ */
+export const openaiRealtimeUsage: RealtimeUsage = {
+  marker: '"response.done"',
+  read(data, usage) {
+    const event = obj(data);
+    if (event?.type !== "response.done") return;
+    const u = obj(obj(event.response)?.usage);
+    const input = count(u?.input_tokens);
+    if (!u || input === null) return;
+    usage.tokensIn = (usage.tokensIn ?? 0) + input;
+    usage.tokensOut = (usage.tokensOut ?? 0) + (count(u.output_tokens) ?? 0);
+    usage.cacheReadTokens += count(obj(u.input_token_details)?.cached_tokens) ?? 0;
   },
 };
