@@ -38,7 +38,7 @@ export function definePlugin<P extends Plugin>(plugin: P): P {
 }
 
 export { RequestContext, type Step } from "./pipeline/context.ts";
-export { ErrorCode, GatewayError } from "./pipeline/errors.ts";
+export { ErrorCode, GatewayError, requestEnded } from "./pipeline/errors.ts";
 export { booleanOption, integerOption } from "./pipeline/options.ts";
 export type { Attempt, Metadata, MetadataValue, RequestRecord, RequestType, Usage } from "./pipeline/record.ts";
 export type { FaultOptions, GatewayHandle, Health, HealthFault, HealthReport, Logger, Next, Plugin, Stores } from "./pipeline/types.ts";

@@ -2,6 +2,7 @@ import {
   definePlugin,
   ErrorCode,
   GatewayError,
+  requestEnded,
   type BreakerPermit,
   type BreakerSettings,
   type BreakerStore,
@@ -182,9 +183,7 @@ async function pause(ctx: RequestContext, wait: Sleep, ms: number): Promise<void
 }
 
 function ended(ctx: RequestContext): GatewayError | null {
-  if (ctx.abortReason === "client") return new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection while the gateway waited to retry");
-  if (ctx.abortReason === "shutdown") return new GatewayError(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed while the request waited to retry");
-  return null;
+  return ctx.abortReason ? requestEnded(ctx.abortReason, "while the gateway waited to retry") : null;
 }
 
 function circuitOpen(blocked: { target: BreakerTarget; retryAt: number }[], now: number): GatewayError {

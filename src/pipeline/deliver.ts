@@ -134,7 +134,8 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
   };
   /** The provider's stream broke: the record says why, and the client sees an error, never a clean end. */
   const broke = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
-    outcome.streamError = redactUrls(reason);
+    // Bun's fetch errors end with advice for the caller ("pass `verbose: true` …"): not the client's business.
+    outcome.streamError = redactUrls(reason.replace(/\s*For more information, pass `verbose: true`.*$/s, ""));
     finish();
     if (!sse) return controller.error();
     failed = true;

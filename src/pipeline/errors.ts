@@ -97,6 +97,18 @@ export function envelope(status: number, code: number, message: string, v4 = fal
   return body;
 }
 
+/**
+ * The error of a request that was ended early — the client left (499/2112) or the gateway is stopping
+ * and its drain deadline passed (503/2113) — saying what it was doing then.
+ *
+ * @example requestEnded("client", "before the provider answered")
+ */
+export function requestEnded(reason: "client" | "shutdown", during: string, cause?: unknown): GatewayError {
+  return reason === "client"
+    ? new GatewayError(499, ErrorCode.ClientClosed, `The client closed the connection ${during}`, { cause })
+    : new GatewayError(503, ErrorCode.ShuttingDown, `The gateway is stopping and server.drainTimeout passed ${during}`, { cause });
+}
+
 /** Turns anything thrown into a GatewayError; unknown errors become 500/2121 without leaking internals. */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;

@@ -1,7 +1,7 @@
 import { compose, type Chain, type ComposeOptions, type Terminal } from "./compose.ts";
 import type { AbortReason, RequestContext } from "./context.ts";
 import { deliver, type Outcome } from "./deliver.ts";
-import { ErrorCode, errorResponse, toGatewayError } from "./errors.ts";
+import { ErrorCode, errorResponse, GatewayError, requestEnded, toGatewayError } from "./errors.ts";
 import { buildRecord } from "./build-record.ts";
 import type { RequestRecord } from "./record.ts";
 import type { Logger, Plugin } from "./types.ts";
@@ -80,7 +80,8 @@ export class Pipeline {
   }
 
   #fail(ctx: RequestContext, error: unknown): Response {
-    const gatewayError = toGatewayError(error);
+    // Whatever broke after the request was ended (an AbortError from a body read) is that ending, not a bug.
+    const gatewayError = ctx.abortReason && !(error instanceof GatewayError) ? requestEnded(ctx.abortReason, "before the answer was complete", error) : toGatewayError(error);
     // Only failures that are the gateway's own bugs get a stack; refusals and timeouts are answers, not incidents.
     if (gatewayError.code === ErrorCode.Internal || gatewayError.code === ErrorCode.PluginFailed) {
       this.logger.error(`request ${ctx.logId} failed: ${gatewayError.message}`, gatewayError.cause ?? error);

@@ -1,5 +1,5 @@
 import { watch, unwatch, type Watched } from "../pipeline/deadlines.ts";
-import { ErrorCode, GatewayError } from "../pipeline/errors.ts";
+import { ErrorCode, GatewayError, requestEnded } from "../pipeline/errors.ts";
 
 /** How request bodies are bounded: size, arrival rate, and memory across connections. */
 export interface BodyLimits {
@@ -196,8 +196,7 @@ class RateGuard implements Watched {
 
 /** Why the read stopped when the request was ended: the gateway stopping, or the client leaving. */
 function ended(signal: AbortSignal): GatewayError {
-  if (signal.reason === "shutdown") return new GatewayError(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed while the request body was arriving");
-  return new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection while sending the request body");
+  return requestEnded(signal.reason === "shutdown" ? "shutdown" : "client", "while the request body was arriving");
 }
 
 function tooLarge(size: number, limit: number): GatewayError {

@@ -1,6 +1,6 @@
 import type { RequestContext } from "../pipeline/context.ts";
 import { watch, unwatch } from "../pipeline/deadlines.ts";
-import { ErrorCode, GatewayError } from "../pipeline/errors.ts";
+import { ErrorCode, GatewayError, requestEnded } from "../pipeline/errors.ts";
 import { integerOption } from "../pipeline/options.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import type { ResolvedConfig } from "../config/defaults.ts";
@@ -64,8 +64,7 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
 
 /** Why the call failed, as the client (and the record) should hear it. Never names the host reached. */
 function failure(ctx: RequestContext, timedOut: boolean, timeout: number, cause: unknown): GatewayError {
-  if (ctx.abortReason === "client") return new GatewayError(499, ErrorCode.ClientClosed, "The client closed the connection before the provider answered", { cause });
-  if (ctx.abortReason === "shutdown") return new GatewayError(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed before the provider answered", { cause });
+  if (ctx.abortReason) return requestEnded(ctx.abortReason, "before the provider answered", cause);
   if (timedOut) return new GatewayError(504, ErrorCode.UpstreamTimeout, `${ctx.provider} sent no response within ${timeout} ms (cf-aig-request-timeout / requestTimeout)`, { cause });
   return new GatewayError(502, ErrorCode.UpstreamUnreachable, `Could not reach ${ctx.provider}: ${reason(cause)}`, { cause });
 }

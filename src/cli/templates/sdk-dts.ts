@@ -447,6 +447,9 @@ declare module "switchboard" {
 
   export const ErrorCode: Readonly<Record<string, number>>;
 
+  /** The error of a request ended early: the client left (499/2112) or the gateway is stopping (503/2113). */
+  export function requestEnded(reason: "client" | "shutdown", during: string, cause?: unknown): GatewayError;
+
   export function defineConfig(config: Config): Config;
   export function definePlugin<P extends Plugin>(plugin: P): P;
   export function booleanOption(ctx: RequestContext, name: string): boolean | undefined;

@@ -24,6 +24,8 @@ export function universalSession(runtime: Runtime): SessionFactory {
  */
 class UniversalSession implements WsSession {
   readonly #inFlight = new Set<RequestContext>();
+  /** The answers being relayed as `universal.stream` frames. */
+  readonly #readers = new Set<{ cancel(): Promise<void> }>();
   #ws: Socket | null = null;
   #closed = false;
 
@@ -40,8 +42,14 @@ class UniversalSession implements WsSession {
   close(ws: Socket): void {
     this.#closed = true;
     this.runtime.sockets.delete(ws);
-    // The client is gone: its requests end, upstream calls included.
+    this.#endAll();
+  }
+
+  /** The client is gone: every request ends now, upstream calls and streams included. */
+  #endAll(): void {
     for (const ctx of this.#inFlight) ctx.abort("client");
+    // A stream already being relayed ignores that abort (its body stream sees the client leave): cancel it.
+    for (const reader of this.#readers) reader.cancel().catch(() => {});
   }
 
   message(_ws: Socket, message: string | Buffer): void {
@@ -113,16 +121,22 @@ class UniversalSession implements WsSession {
       if (event === "error") broken = bodyValue(data);
       else this.#send({ type: "universal.stream", metadata: { eventId: ctx.eventId }, response: bodyValue(data) });
     });
+    const reader = body.getReader();
+    this.#readers.add(reader);
     try {
-      for await (const chunk of body) {
-        if (this.#closed) return;
-        parser.feed(chunk);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || this.#closed) break;
+        parser.feed(value);
       }
       parser.end();
     } catch {
       parser.end();
       broken ??= envelope(502, ErrorCode.StreamBroken, "The provider's stream broke after the first byte");
+    } finally {
+      this.#readers.delete(reader);
     }
+    if (this.#closed) return;
     if (broken !== null) return this.#sendError(ctx, broken as ReturnType<typeof envelope>);
     this.#send({ type: "universal.done", metadata });
   }
@@ -140,10 +154,12 @@ class UniversalSession implements WsSession {
     if (this.#closed || !ws) return;
     const text = JSON.stringify(frame);
     const { maxBufferedBytes } = this.runtime.handle.config.server.websocket;
-    if (ws.getBufferedAmount() + text.length > maxBufferedBytes) {
+    const buffered = ws.getBufferedAmount();
+    // A frame bigger than the limit goes out when nothing is waiting: the limit is for clients that do not read.
+    if (buffered > 0 && buffered + Buffer.byteLength(text) > maxBufferedBytes) {
       this.#closed = true;
       ws.close(1008, "the client is not reading: send buffer over server.websocket.maxBufferedBytes");
-      for (const ctx of this.#inFlight) ctx.abort("client");
+      this.#endAll();
       return;
     }
     ws.send(text);
