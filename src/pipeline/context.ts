@@ -67,10 +67,8 @@ export class RequestContext {
   /** Whether the record is kept, and with bodies (set by the logging plugin). */
   collectLog = true;
   collectPayload = true;
-  /** Extra headers for the client's response (e.g. RateLimit-*). */
-  readonly responseHeaders = new Headers();
-  /** Scratch space for plugins, keyed by plugin name by convention. */
-  readonly state = new Map<string, unknown>();
+  #responseHeaders: Headers | null = null;
+  #state: Map<string, unknown> | null = null;
   readonly attempts: Attempt[] = [];
   /** Time to the first byte of the answer, in ms since `startedAt`. */
   ttfbMs: number | null = null;
@@ -101,6 +99,21 @@ export class RequestContext {
     this.startedAt = init.startedAt ?? performance.now();
     this.eventId = init.eventId || init.headers.get("cf-aig-event-id") || this.logId;
     this.#body = init.body ?? null;
+  }
+
+  /** Extra headers for the client's response (e.g. RateLimit-*). Made on first use: most requests add none. */
+  get responseHeaders(): Headers {
+    return (this.#responseHeaders ??= new Headers());
+  }
+
+  /** The extra response headers, or null when no plugin added any. */
+  get addedResponseHeaders(): Headers | null {
+    return this.#responseHeaders;
+  }
+
+  /** Scratch space for plugins, keyed by plugin name by convention. */
+  get state(): Map<string, unknown> {
+    return (this.#state ??= new Map());
   }
 
   /** True while the body has not been read yet; `loadBody()` reads it. */

@@ -46,7 +46,8 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
   headers.set("cf-aig-event-id", ctx.eventId);
   headers.set("cf-aig-step", String(ctx.stepIndex));
   headers.set("cf-aig-cache-status", ctx.cacheStatus);
-  for (const [name, value] of ctx.responseHeaders) headers.set(name, value);
+  const added = ctx.addedResponseHeaders;
+  if (added) for (const [name, value] of added) headers.set(name, value);
   const init = { status: response.status, statusText: response.statusText, headers };
   const contentType = headers.get("content-type") ?? "";
   const sse = contentType.includes("text/event-stream");

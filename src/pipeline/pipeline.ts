@@ -115,6 +115,8 @@ export class Pipeline {
   }
 
   #complete(ctx: RequestContext, outcome: Outcome): void {
+    // Nobody to hand a record to (a chain without logging or other onComplete): build none.
+    if (this.#completers.length === 0) return;
     let record: RequestRecord;
     try {
       record = buildRecord(ctx, outcome);

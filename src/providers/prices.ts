@@ -37,6 +37,21 @@ const BOUNDARY = /^[-:@._]/;
  */
 export function priceFor(provider: string, model: string | null | undefined, extra?: Record<string, Price>): Price | null {
   if (!model) return null;
+  if (extra) return lookUp(provider, model, extra);
+  // The built-in table never changes: one look-up per provider and model (bounded: model names come from clients).
+  const key = `${provider}\u0000${model}`;
+  const known = builtInHits.get(key);
+  if (known !== undefined) return known;
+  const price = lookUp(provider, model);
+  if (builtInHits.size >= MAX_REMEMBERED) builtInHits.clear();
+  builtInHits.set(key, price);
+  return price;
+}
+
+const MAX_REMEMBERED = 10_000;
+const builtInHits = new Map<string, Price | null>();
+
+function lookUp(provider: string, model: string, extra?: Record<string, Price>): Price | null {
   const entries = extra ? [...userEntries(extra), ...builtIn] : builtIn;
   const names = candidates(model.toLowerCase());
   const at = (e: Entry) => e.provider === null || e.provider === provider;

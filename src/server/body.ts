@@ -67,26 +67,30 @@ export class RequestBody {
     private readonly budget: BodyBudget,
   ) {}
 
-  async read(signal: AbortSignal): Promise<Uint8Array | null> {
+  /** Reads the body; `owner.signal` (read only for large bodies: making it costs) ends the read when the request ends. */
+  async read(owner: { readonly signal: AbortSignal }): Promise<Uint8Array | null> {
     if (!this.request.body || this.declared === 0) return null;
     if (this.declared !== null) this.#reserve(this.declared);
     const { promise: stopped, reject } = Promise.withResolvers<never>();
     const guard = this.#guard(reject);
-    const onAbort = () => reject(ended(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
+    // A small body is bounded by its rate deadline alone; a large one also ends when the request does.
+    const small = this.declared !== null && this.declared <= SMALL_BODY;
+    const signal = small ? null : owner.signal;
+    const onAbort = signal ? () => reject(ended(signal)) : null;
+    if (signal && onAbort) signal.addEventListener("abort", onAbort, { once: true });
     try {
-      if (this.declared !== null && this.declared <= SMALL_BODY) {
+      if (small) {
         const bytes = new Uint8Array(await Promise.race([this.request.arrayBuffer(), stopped]));
         return bytes.byteLength > 0 ? bytes : null;
       }
       return await this.#stream(guard, stopped);
     } catch (error) {
       if (error instanceof GatewayError) throw error;
-      if (signal.aborted) throw ended(signal);
+      if (owner.signal.aborted) throw ended(owner.signal);
       throw new GatewayError(400, ErrorCode.BadRequest, "The request body could not be read to its end", { cause: error });
     } finally {
       if (guard) unwatch(guard);
-      signal.removeEventListener("abort", onAbort);
+      if (signal && onAbort) signal.removeEventListener("abort", onAbort);
     }
   }
 

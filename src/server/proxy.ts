@@ -44,7 +44,7 @@ export function providerProxy(runtime: Runtime) {
         clientAddress,
         startedAt,
         steps: [{ provider, endpoint: target.endpoint, search: target.search, method: request.method, headers: upstreamHeaders(request.headers), options: null, body: null }],
-        body: () => body.read(ctx.signal),
+        body: () => body.read(ctx),
       });
       ctx.release = () => body.release();
       // The client leaving at any stage ends the upstream call (a stream's own cancel covers the rest).

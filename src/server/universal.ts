@@ -27,7 +27,7 @@ export function universalRequest(runtime: Runtime) {
     const body = new RequestBody(request, declaredLength(request, config.server.maxBodyBytes), runtime.bodies.limits, runtime.bodies.budget);
     let ctx: RequestContext;
     try {
-      const bytes = await body.read(request.signal);
+      const bytes = await body.read(request);
       ctx = new RequestContext({
         gateway: target.gateway,
         accountId: target.accountId,

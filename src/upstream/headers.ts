@@ -31,13 +31,13 @@ export function staysAtGateway(name: string): boolean {
 
 /** The client's headers as they go upstream: no hop-by-hop header and no `cf-aig-*` header. */
 export function upstreamHeaders(client: Headers): Headers {
-  const out = new Headers();
+  // A native copy, then the few names that stay here deleted: about half the cost of copying one by one.
+  const out = new Headers(client);
   // RFC 9110 §7.6.1: headers the client's Connection header names are hop-by-hop too.
   const connection = client.get("connection");
   const named = connection ? new Set(connection.toLowerCase().split(",").map((token) => token.trim())) : null;
-  for (const [name, value] of client) {
-    if (staysAtGateway(name) || named?.has(name)) continue;
-    out.append(name, value);
+  for (const name in client.toJSON()) {
+    if (staysAtGateway(name) || named?.has(name)) out.delete(name);
   }
   return out;
 }
@@ -67,11 +67,25 @@ const SECRET_HEADERS = new Set([
 ]);
 const SECRET_NAME = /(key|token|secret|password|auth|signature|credential)/i;
 
+/** Whether a header name carries a credential, remembered per name (requests repeat the same few names). */
+const secretNames = new Map<string, boolean>();
+function isSecret(name: string): boolean {
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = SECRET_HEADERS.has(name) || SECRET_NAME.test(name);
+    // Names come from clients: remember a bounded number of them.
+    if (secretNames.size < 4096) secretNames.set(name, secret);
+  }
+  return secret;
+}
+
 /** Headers as a plain object with every credential's value replaced; what logs may keep. */
 export function redactHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of headers) {
-    out[name] = SECRET_HEADERS.has(name) || SECRET_NAME.test(name) ? "[redacted]" : value;
+  // Bun's toJSON builds the object natively, at about half the cost of iterating the Headers.
+  const out = headers.toJSON() as Record<string, string | string[]>;
+  for (const name in out) {
+    if (isSecret(name)) out[name] = "[redacted]";
+    else if (Array.isArray(out[name])) out[name] = (out[name] as string[]).join(", ");
   }
-  return out;
+  return out as Record<string, string>;
 }
