@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import type { ConfigInput, GatewayConfig, ProviderConfig } from "./schema.ts";
+import type { ConfigInput, GatewayConfig, ProviderConfig, RouteConfig } from "./schema.ts";
 import type { Plugin } from "../pipeline/types.ts";
 
 export interface ResolvedLogs {
@@ -52,6 +52,8 @@ export interface ResolvedConfig {
   };
   storage: { sqlite: string };
   providers: Record<string, ProviderConfig>;
+  /** Model routes for the compat endpoint, by name (`model: "dynamic/<name>"`); none by default. */
+  routes: Record<string, RouteConfig>;
   gateways: Map<string, ResolvedGateway>;
   plugins: (string | Plugin)[];
   /** Absolute path of the config file, or null when running on the built-in default. */
@@ -148,6 +150,7 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
     },
     storage: { sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite) },
     providers: input.providers ?? {},
+    routes: input.routes ?? {},
     gateways,
     plugins: (input.plugins as (string | Plugin)[] | undefined) ?? [...DEFAULT_PLUGINS],
     configPath,

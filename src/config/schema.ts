@@ -90,6 +90,63 @@ export const ProviderSchema = Strict({
   apiKey: Type.Optional(Type.String({ minLength: 1 })),
 });
 
+const ConditionScalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
+
+/** Operators on one metadata value; every operator given must hold. */
+export const ConditionOperatorsSchema = Strict({
+  $eq: Type.Optional(ConditionScalar),
+  $ne: Type.Optional(ConditionScalar),
+  $in: Type.Optional(Type.Array(ConditionScalar)),
+  $nin: Type.Optional(Type.Array(ConditionScalar)),
+  /** Numbers only: a value that is not a number never matches. */
+  $gt: Type.Optional(Type.Number()),
+  $lt: Type.Optional(Type.Number()),
+});
+
+/**
+ * A condition on the request's `cf-aig-metadata` (Mongo-like, as Cloudflare's dynamic routes):
+ * `{ plan: "free" }` (equality), `{ "metadata.plan": { $in: ["free", "trial"] } }`, `{ tier: { $gt: 2 } }`,
+ * `{ $and: [...] }`, `{ $or: [...] }`. Several keys in one object must all hold. A missing key matches
+ * only `$ne` and `$nin`.
+ */
+export const RouteConditionSchema = Type.Recursive(
+  (This) =>
+    Type.Union([
+      Strict({ $and: Type.Array(This, { minItems: 1 }) }),
+      Strict({ $or: Type.Array(This, { minItems: 1 }) }),
+      Type.Record(Type.String({ pattern: "^[^$]" }), Type.Union([ConditionScalar, ConditionOperatorsSchema]), { minProperties: 1, additionalProperties: false }),
+    ]),
+  { $id: "RouteCondition", description: "a metadata condition: { key: value }, { key: { $eq|$ne|$in|$nin|$gt|$lt } }, { $and: [...] } or { $or: [...] }" },
+);
+
+export const RouteTargetSchema = Strict({
+  /** `{provider}/{model}` as the compat endpoint takes it, e.g. `"anthropic/claude-sonnet-4-5"`. */
+  model: Type.String({ pattern: "^[^/]+/.+" }),
+  /** Relative chance of being tried first (strategy `weighted`); 0 = only ever a fallback. @default 1 */
+  weight: Type.Optional(Type.Number({ minimum: 0 })),
+  /** ms to this target's first byte before the next target is tried (its `cf-aig-request-timeout`). @default the gateway's requestTimeout */
+  timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 60 * 60 * 1000 })),
+  /** Retries of this target before the next (`cf-aig-max-attempts` = retries + 1). @default the gateway's retry.maxAttempts - 1 */
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 4 })),
+  /** This target is used only when the condition holds for the request's metadata. @default always */
+  when: Type.Optional(RouteConditionSchema),
+});
+
+/** A model route, used as `model: "dynamic/<name>"` on the compat endpoint. */
+export const RouteSchema = Strict({
+  /**
+   * Order the targets are tried in: `fallback` as listed; `weighted` one drawn by weight first, the
+   * rest as listed after it; `latency` lowest recent median time to first byte first. @default "fallback"
+   */
+  strategy: Type.Optional(Type.Union([Type.Literal("fallback"), Type.Literal("weighted"), Type.Literal("latency")])),
+  /** Tried in the strategy's order by the `fallback` plugin (1–32). */
+  targets: Type.Array(RouteTargetSchema, { minItems: 1, maxItems: 32 }),
+  /** The route serves only requests whose metadata meets it; others get 400 (2141). @default always */
+  when: Type.Optional(RouteConditionSchema),
+  /** Seeds the weighted draw, so a sequence of draws repeats (tests, reproducible canaries). @default Math.random */
+  seed: Type.Optional(Type.Integer()),
+});
+
 export const PluginObjectSchema = Type.Object(
   { name: Type.String({ minLength: 1 }) },
   { additionalProperties: true, description: "a plugin made with definePlugin()" },
@@ -146,6 +203,8 @@ export const ConfigSchema = Strict({
     }),
   ),
   providers: Type.Optional(Type.Record(Type.String(), ProviderSchema)),
+  /** Model routes for the compat endpoint (`model: "dynamic/<name>"`), by name. */
+  routes: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$" }), RouteSchema)),
   gateways: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }), GatewaySchema)),
   /** The ordered plugin chain: built-in names or plugin objects. */
   plugins: Type.Optional(Type.Array(Type.Union([Type.String(), PluginObjectSchema]))),
@@ -158,5 +217,8 @@ export type GatewayTokenConfig = Static<typeof GatewayTokenSchema>;
 export type LogsConfig = Static<typeof LogsSchema>;
 export type GatewayConfig = Static<typeof GatewaySchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;
+export type RouteCondition = Static<typeof RouteConditionSchema>;
+export type RouteTarget = Static<typeof RouteTargetSchema>;
+export type RouteConfig = Static<typeof RouteSchema>;
 /** What a user writes in gateway.config.ts (plugin objects are typed precisely in the SDK). */
 export type ConfigInput = Static<typeof ConfigSchema>;

@@ -11,6 +11,8 @@ export const ErrorCode = {
   RateLimited: 2003,
   /** 401 — missing, wrong, expired or revoked gateway token (Cloudflare's 2009). */
   Unauthorized: 2009,
+  /** 400 — a compat request the gateway cannot read: body not a JSON object, `model` without its `{provider}/` prefix, no `messages` (Cloudflare's 2019 "Chat completion bad format"). */
+  CompatBadFormat: 2019,
   /** 404 — no route matches the method and path. */
   NotFound: 2100,
   /** 400 — the provider slug in the path is not a known or configured provider. */
@@ -51,6 +53,12 @@ export const ErrorCode = {
   CircuitOpen: 2115,
   /** 429 — a WebSocket connection already has `server.websocket.maxInFlight` requests in flight. */
   TooManyInFlight: 2116,
+  /** 400 — `model: "dynamic/<name>"` names no configured route. */
+  UnknownRoute: 2140,
+  /** 400 — the route's `when` condition, or every target's, does not hold for the request's `cf-aig-metadata`. */
+  RouteNotApplicable: 2141,
+  /** 400 — the compat request uses something the target provider cannot express (`n > 1` for Anthropic, audio input, …); the message says what and why. */
+  NotTranslatable: 2142,
   /** 403 — the admin API is disabled because no admin token is configured. */
   AdminDisabled: 2130,
   /** 401 — the admin API token is missing or wrong. */

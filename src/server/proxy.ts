@@ -5,6 +5,7 @@ import { upstreamHeaders } from "../upstream/headers.ts";
 import { declaredLength, RequestBody } from "./body.ts";
 import { parseTarget } from "./target.ts";
 import { universalRequest } from "./universal.ts";
+import { compatRequest } from "./compat.ts";
 import type { Runtime } from "./runtime.ts";
 
 /**
@@ -15,6 +16,7 @@ import type { Runtime } from "./runtime.ts";
 export function providerProxy(runtime: Runtime) {
   const { config, providers } = runtime.handle;
   const universal = universalRequest(runtime);
+  const compat = compatRequest(runtime);
   return async function proxy(request: Request, clientAddress: string | null): Promise<Response> {
     const startedAt = performance.now();
     try {
@@ -30,6 +32,7 @@ export function providerProxy(runtime: Runtime) {
         if (request.method === "POST") return await universal(request, { gateway, accountId: target.account, clientAddress, startedAt });
         throw new GatewayError(400, ErrorCode.BadRequest, `Missing provider in the path; use /v1/${target.account}/${target.gateway}/{provider}/{path}, e.g. /v1/${target.account}/${target.gateway}/openai/chat/completions, or POST Universal steps to /v1/${target.account}/${target.gateway}`);
       }
+      if (target.provider === "compat") return await compat(request, { gateway, accountId: target.account, clientAddress, startedAt, endpoint: target.endpoint });
       const provider = providers.get(target.provider);
       if (!provider) {
         throw new GatewayError(400, ErrorCode.UnknownProvider, `Unknown provider "${target.provider}"; known providers: ${providers.slugs().join(", ")}`);

@@ -5,10 +5,13 @@
  * Configure the gateway with these base URLs:
  * - openai `${url}/v1` — `POST chat/completions`, `responses`, `embeddings`; `GET models`
  * - anthropic `${url}` — `POST /v1/messages`, `/v1/messages/count_tokens`; `GET /v1/models` (with `anthropic-version`)
- * - workers-ai `${url}/client/v4/accounts/{account}/ai/run` — `POST @cf/…`; `…/ai/v1/chat/completions` is OpenAI-shaped
+ * - workers-ai `${url}/client/v4/accounts/{account}/ai/run` — `POST @cf/…`; `…/ai/v1/chat/completions` and `…/ai/v1/embeddings` are OpenAI-shaped
+ * - google-ai-studio `${url}` — `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:batchEmbedContents`
  * - custom `${url}/custom` — any method, echoes `{ method, path, search, body }`
  *
- * Answers are deterministic: see {@link expectedUsage} and {@link MOCK_REPLY}. Per-request
+ * Answers are deterministic: see {@link expectedUsage} and {@link MOCK_REPLY}. Offered tools, every
+ * provider calls the first one with {@link MOCK_TOOL_INPUT} until a tool result comes back. Anthropic and
+ * Gemini requests are checked as the real APIs check them (a malformed one gets their 400). Per-request
  * control through request headers (they pass through SDKs and the gateway):
  * - `x-mock-status: 500` — answer that status with the provider's error body
  * - `x-mock-delay: ms` — wait before the status line
@@ -22,11 +25,13 @@
  * const client = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: "sk-test", maxRetries: 0 });
  */
 import * as anthropic from "./mock/anthropic.ts";
+import * as gemini from "./mock/gemini.ts";
 import * as openai from "./mock/openai.ts";
 import { connectionReset, expectedUsage, json, type Body, type Hold, type MockCall } from "./mock/shared.ts";
 import * as workersAi from "./mock/workers-ai.ts";
 
-export { MOCK_REPLY, PROMPT_OVERHEAD, MOCK_CREATED, expectedUsage, type MockUsage } from "./mock/shared.ts";
+export { MOCK_REPLY, MOCK_TOOL_INPUT, MOCK_TOOL_PREAMBLE, PROMPT_OVERHEAD, MOCK_CREATED, expectedUsage, type MockUsage } from "./mock/shared.ts";
+export { MOCK_THOUGHT_SIGNATURE } from "./mock/gemini.ts";
 
 export interface ReceivedRequest {
   method: string;
@@ -74,14 +79,16 @@ export interface MockUpstream extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-type Family = "openai" | "anthropic" | "workers-ai";
+type Family = "openai" | "anthropic" | "workers-ai" | "gemini";
 
 const WORKERS_RUN = /^\/client\/v4\/accounts\/[^/]+\/ai\/run\/(.+)$/;
 const WORKERS_CHAT = /^\/client\/v4\/accounts\/[^/]+\/ai\/v1\/chat\/completions$/;
+const WORKERS_EMBEDDINGS = /^\/client\/v4\/accounts\/[^/]+\/ai\/v1\/embeddings$/;
 
 function familyOf(path: string, headers: Record<string, string>): Family {
   if (path.startsWith("/v1/messages") || headers["anthropic-version"]) return "anthropic";
   if (WORKERS_RUN.test(path)) return "workers-ai";
+  if (gemini.GEMINI_PATH.test(path)) return "gemini";
   return "openai";
 }
 
@@ -89,6 +96,7 @@ function errorBody(family: Family, status: number): unknown {
   const message = `mock: scripted ${status}`;
   if (family === "anthropic") return anthropic.anthropicError(status, message);
   if (family === "workers-ai") return workersAi.workersAiError(status, message);
+  if (family === "gemini") return gemini.geminiError(status, message);
   return openai.openaiError(status, message);
 }
 
@@ -99,13 +107,19 @@ function route(r: ReceivedRequest, call: MockCall): Response {
   }
   if (post && (r.path === "/v1/chat/completions" || WORKERS_CHAT.test(r.path))) return openai.chatCompletions(call);
   if (post && r.path === "/v1/responses") return openai.responses(call);
-  if (post && r.path === "/v1/embeddings") return openai.embeddings(call);
+  if (post && (r.path === "/v1/embeddings" || WORKERS_EMBEDDINGS.test(r.path))) return openai.embeddings(call);
   if (post && r.path === "/v1/messages") return anthropic.messages(call);
   if (post && r.path === "/v1/messages/count_tokens") return anthropic.countTokens(call);
   if (r.method === "GET" && r.path === "/v1/models") {
     return r.headers["anthropic-version"] ? anthropic.models() : openai.models();
   }
   if (post && WORKERS_RUN.test(r.path)) return workersAi.run(call);
+  const google = post ? gemini.GEMINI_PATH.exec(r.path) : null;
+  if (google) {
+    const [, model, method] = google;
+    if (method === "batchEmbedContents") return gemini.batchEmbed(call);
+    return gemini.generate(call, model, method === "streamGenerateContent", new URLSearchParams(r.search).get("alt") === "sse");
+  }
   return json({ error: { message: "mock: no route" } }, 404);
 }
 

@@ -49,6 +49,41 @@ declare module "switchboard" {
     apiKey?: string;
   }
 
+  /** Operators on one metadata value; numbers only for $gt / $lt. */
+  export interface ConditionOperators {
+    $eq?: string | number | boolean;
+    $ne?: string | number | boolean;
+    $in?: (string | number | boolean)[];
+    $nin?: (string | number | boolean)[];
+    $gt?: number;
+    $lt?: number;
+  }
+
+  /** A condition on cf-aig-metadata: { key: value }, { key: { $in: [...] } }, { $and: [...] }, { $or: [...] }. */
+  export type RouteCondition = { $and: RouteCondition[] } | { $or: RouteCondition[] } | Record<string, string | number | boolean | ConditionOperators>;
+
+  /** A model route, used as model: "dynamic/<name>" on the compat endpoint. */
+  export interface RouteConfig {
+    /** @default "fallback" */
+    strategy?: "fallback" | "weighted" | "latency";
+    targets: {
+      /** "{provider}/{model}", e.g. "anthropic/claude-sonnet-4-5". */
+      model: string;
+      /** Chance of being tried first (strategy "weighted"). @default 1 */
+      weight?: number;
+      /** ms to first byte before the next target. */
+      timeout?: number;
+      /** Retries (0–4) before the next target. */
+      retries?: number;
+      /** The target is used only when this holds. */
+      when?: RouteCondition;
+    }[];
+    /** Requests whose metadata does not meet it get 400 (2141). */
+    when?: RouteCondition;
+    /** Seeds the weighted draw. @default Math.random */
+    seed?: number;
+  }
+
   export interface Config {
     accountId?: string;
     server?: {
@@ -87,6 +122,8 @@ declare module "switchboard" {
     };
     storage?: { sqlite?: string };
     providers?: Record<string, ProviderConfig>;
+    /** Model routes for the compat endpoint, by name. */
+    routes?: Record<string, RouteConfig>;
     gateways?: Record<string, GatewayConfig>;
     plugins?: (BuiltInPluginName | Plugin)[];
   }

@@ -1,5 +1,5 @@
 /** OpenAI wire formats: Chat Completions, Responses, Embeddings, Models, and the error body. */
-import { MOCK_CREATED, MOCK_REPLY, json, modelOf, replyDeltas, sseEvent, sseResponse, type MockCall } from "./shared.ts";
+import { MOCK_CREATED, MOCK_REPLY, MOCK_TOOL_INPUT, json, modelOf, replyDeltas, sseEvent, sseResponse, type Body, type MockCall } from "./shared.ts";
 
 export function openaiError(status: number, message: string): unknown {
   const type = status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
@@ -15,9 +15,38 @@ function chatUsage({ usage }: MockCall) {
   };
 }
 
-/** `POST /v1/chat/completions`, also Workers AI's OpenAI-compatible `ai/v1/chat/completions`. */
+/** The tool the mock calls: the first one offered, unless the last message is a tool's answer. */
+function toolToCall(body: Body): string | null {
+  const tools = Array.isArray(body.tools) ? (body.tools as { function?: { name?: unknown } }[]) : [];
+  const last = Array.isArray(body.messages) ? (body.messages as { role?: unknown }[]).at(-1) : undefined;
+  const name = tools[0]?.function?.name;
+  return tools.length === 0 || last?.role === "tool" || typeof name !== "string" ? null : name;
+}
+
+/** An answer that calls the first tool with {@link MOCK_TOOL_INPUT} (streamed: id and name, then the arguments in two pieces). */
+function toolCallAnswer(call: MockCall, name: string, base: object): Response {
+  const id = `call_mock_${call.seq}`;
+  const args = JSON.stringify(MOCK_TOOL_INPUT);
+  if (call.body.stream !== true) {
+    const message = { role: "assistant", content: null, refusal: null, tool_calls: [{ id, type: "function", function: { name, arguments: args } }] };
+    return json({ ...base, object: "chat.completion", choices: [{ index: 0, message, logprobs: null, finish_reason: "tool_calls" }], usage: chatUsage(call) });
+  }
+  const chunk = (delta: object, finish: string | null) => sseEvent({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  const events = [
+    chunk({ role: "assistant", content: null, tool_calls: [{ index: 0, id, type: "function", function: { name, arguments: "" } }] }, null),
+    chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, 6) } }] }, null),
+    chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(6) } }] }, null),
+    chunk({}, "tool_calls"),
+    sseEvent("[DONE]"),
+  ];
+  return sseResponse(call, events, 2);
+}
+
+/** `POST /v1/chat/completions`, also Workers AI's OpenAI-compatible `ai/v1/chat/completions`. Offered tools, it calls the first (see {@link toolToCall}). */
 export function chatCompletions(call: MockCall): Response {
   const base = { id: `chatcmpl-mock-${call.seq}`, created: MOCK_CREATED, model: modelOf(call.body), system_fingerprint: null };
+  const tool = toolToCall(call.body);
+  if (tool) return toolCallAnswer(call, tool, base);
   if (call.body.stream !== true) {
     return json({
       ...base,

@@ -2,6 +2,10 @@
 
 /** The fixed assistant text every mock completion answers with; streams send it one word per delta. */
 export const MOCK_REPLY = "Hello from the mock upstream.";
+/** The arguments of every tool call the mock makes (it calls the first tool offered, until a tool result comes back). */
+export const MOCK_TOOL_INPUT = { location: "Paris" };
+/** The text an assistant turn carries before its tool call (Anthropic) — Claude often says something first. */
+export const MOCK_TOOL_PREAMBLE = "Let me check.";
 /** Prompt tokens added to the word count of a request, so an empty prompt still costs something. */
 export const PROMPT_OVERHEAD = 3;
 /** `created` of every OpenAI-shaped answer, fixed so whole objects compare with `toEqual`. */
@@ -45,14 +49,15 @@ function textOf(value: unknown): string {
   if (Array.isArray(value)) return value.map(textOf).join(" ");
   if (value && typeof value === "object") {
     const v = value as Body;
-    return textOf(v.content ?? v.text ?? "");
+    // Gemini keeps text in `parts`.
+    return textOf(v.content ?? v.text ?? v.parts ?? "");
   }
   return "";
 }
 
 /**
  * The token counts the mock reports for a request body: prompt tokens are the words of
- * `messages`, `system`, `instructions`, `input` and `prompt` plus {@link PROMPT_OVERHEAD};
+ * `messages`, `system`, `instructions`, `input` and `prompt` (Gemini: `systemInstruction`, `contents`) plus {@link PROMPT_OVERHEAD};
  * completion tokens are the words of {@link MOCK_REPLY}. Cache counts come from the
  * `x-mock-cached-tokens` / `x-mock-cache-creation-tokens` headers (0 without them).
  * For Anthropic they come on top of `input_tokens`, as in the real API; for OpenAI
@@ -61,7 +66,7 @@ function textOf(value: unknown): string {
  */
 export function expectedUsage(body: unknown, headers: { cachedTokens?: number; cacheCreationTokens?: number } = {}): MockUsage {
   const b = (body && typeof body === "object" ? body : {}) as Body;
-  const prompt = ["system", "instructions", "messages", "input", "prompt"].map((k) => textOf(b[k])).join(" ");
+  const prompt = ["system", "instructions", "messages", "input", "prompt", "systemInstruction", "contents"].map((k) => textOf(b[k])).join(" ");
   return {
     promptTokens: words(prompt) + PROMPT_OVERHEAD,
     completionTokens: words(MOCK_REPLY),
