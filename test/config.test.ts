@@ -56,6 +56,7 @@ export default definePlugin({ name: "stamp", handle: (ctx, next) => next() });
     ["an unknown built-in plugin", `  plugins: ["logging", "cachez"],`, ["plugins.1", "cachez"]],
     ["an unknown provider", `  providers: { openaai: { baseUrl: "http://127.0.0.1:1" } },`, ["providers.openaai", "openai"]],
     ["a plugin object with no hook", `  plugins: [{ name: "empty" }],`, ["plugins.0", "empty"]],
+    ["a model route to an unknown provider", `  routes: { support: { strategy: "fallback", targets: [{ model: "nope/x" }] } },`, ["routes.support.targets[0].model", "nope"]],
   ];
   for (const [what, fields, mentions] of invalid) {
     test(`${what} exits non-zero naming the path`, async () => {

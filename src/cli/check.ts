@@ -1,9 +1,13 @@
+import { RouteTable } from "../compat/routes.ts";
 import { loadConfig } from "../config/loader.ts";
+import { createRegistry } from "../providers/registry.ts";
 import { stringFlag, type Args } from "./args.ts";
 
 /** `switchboard check [--config PATH]`: loads and validates the config, prints a summary, exits 0 or 1. */
 export async function check(args: Args): Promise<void> {
   const config = await loadConfig(stringFlag(args, "config"));
+  // What only start-up would otherwise find: provider overrides and model routes that name unknown providers.
+  new RouteTable(config.routes, createRegistry(config.providers));
   const names = config.plugins.map((plugin) => (typeof plugin === "string" ? plugin : plugin.name));
   console.log(`${config.configPath ?? "built-in default config"} is valid`);
   console.log(`  gateways  ${[...config.gateways.keys()].join(", ")}`);
