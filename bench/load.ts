@@ -3,7 +3,7 @@
  *
  *   bun bench/load.ts --url http://127.0.0.1:PORT/v1/chat/completions \
  *     [--connections 32] [--duration 5] [--warmup 1] [--body '{"…"}'] [--header 'k: v']… \
- *     [--client raw|fetch|ws] [--inflight 32] [--unique] [--count-header NAME]
+ *     [--client raw|fetch|ws] [--inflight 32] [--unique] [--count-header NAME] [--ttfb]
  *
  * N workers, each one keep-alive connection in a closed loop: POST the same body, read the whole
  * response, repeat. A warm-up runs first and is not measured. Prints one JSON line on stdout:
@@ -23,6 +23,13 @@
  * over the whole run (warm-up included: a target that fails while warming up is still broken),
  * total counts every completed request (the orchestrator divides server CPU by it) and driverCpu
  * is this process's CPU time over the measured window, in cores (1.0 = one core busy).
+ *
+ * --ttfb also times each request's first body byte (for a stream: the first SSE bytes; the raw
+ * client counts chunk framing as body) and adds ttfb_p50, ttfb_p90, ttfb_p99 and ttfb_mean (ms from
+ * the same start as the latencies) to the JSON; p50/p99 stay the time until the last body byte.
+ * The raw client takes the time on the socket read that brings the first body byte, the fetch
+ * client when the body's first chunk is read. Not with --client ws. With 128 connections or more,
+ * the raw client works as it does with one (each connection is one Bun.connect socket).
  *
  * --client ws: each "connection" is one WebSocket to the URL (http → ws) speaking the Universal API:
  * --body is one step, sent as `{"type":"universal.create","request":{"eventId":…, …step}}` with
@@ -44,6 +51,7 @@ const { values } = parseArgs({
     inflight: { type: "string", default: "1" },
     unique: { type: "boolean", default: false },
     "count-header": { type: "string" },
+    ttfb: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -82,6 +90,11 @@ function writeDigits(buf: Buffer, off: number, x: number) {
 }
 /** The body with zeros in every placeholder: sent as is without --unique; the template with it. */
 const body = Buffer.from(bodyParts.join(ZEROS));
+const ttfb = values.ttfb;
+if (ttfb && values.client === "ws") {
+  console.error("load: --ttfb is for HTTP clients (raw, fetch), not --client ws");
+  process.exit(2);
+}
 const countHeader = values["count-header"]?.toLowerCase();
 const countHeaderRe = countHeader
   ? new RegExp(`\\r\\n${countHeader.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[ \\t]*([^\\r]*)`)
@@ -95,6 +108,9 @@ for (const h of values.header) {
 // Latency samples: preallocated, reservoir-sampled beyond the cap so memory stays bounded.
 const CAP = 2_000_000;
 const samples = new Float64Array(CAP);
+/** Under --ttfb: ms to the first body byte, at the same index as the request's latency sample. */
+const ttfbSamples = new Float64Array(ttfb ? CAP : 0);
+let ttfbSum = 0;
 let n = 0; // measured 2xx completions
 let total = 0; // every completion, warm-up included
 let errors = 0;
@@ -116,7 +132,8 @@ function fail(what: string) {
   if (errorSamples.length < 5 && !errorSamples.includes(what)) errorSamples.push(what);
 }
 
-function record(t0: number, t1: number, status: number, counted?: string | null) {
+/** tFirst: when the first body byte arrived (under --ttfb; 0 = no body, taken as t1). */
+function record(t0: number, t1: number, status: number, counted?: string | null, tFirst = 0) {
   total++;
   if (status < 200 || status > 299) {
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -127,11 +144,13 @@ function record(t0: number, t1: number, status: number, counted?: string | null)
       headerCounts[v] = (headerCounts[v] ?? 0) + 1;
     }
     const ms = t1 - t0;
-    if (n < CAP) samples[n] = ms;
-    else {
-      const j = Math.floor(Math.random() * (n + 1));
-      if (j < CAP) samples[j] = ms;
+    const first = ttfb ? (tFirst > 0 ? tFirst : t1) - t0 : 0;
+    const j = n < CAP ? n : Math.floor(Math.random() * (n + 1));
+    if (j < CAP) {
+      samples[j] = ms;
+      if (ttfb) ttfbSamples[j] = first;
     }
+    ttfbSum += first;
     n++;
     sum += ms;
     if (ms > max) max = ms;
@@ -148,8 +167,12 @@ async function fetchWorker() {
     inflight++;
     try {
       const res = await fetch(url, init);
-      await res.arrayBuffer();
-      record(t0, performance.now(), res.status, countHeader ? (res.headers.get(countHeader)?.toLowerCase() ?? null) : null);
+      let tFirst = 0;
+      if (ttfb && res.body) {
+        const reader = res.body.getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) if (!tFirst && r.value.length) tFirst = performance.now();
+      } else await res.arrayBuffer();
+      record(t0, performance.now(), res.status, countHeader ? (res.headers.get(countHeader)?.toLowerCase() ?? null) : null, tFirst);
     } catch (e) {
       total++;
       fail(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
@@ -200,12 +223,14 @@ function rawWorker(): Promise<void> {
     let pending: Buffer | null = null;
     let unwritten: Buffer | null = null;
     let t0 = 0;
+    let tFirst = 0; // --ttfb: when this response's first body byte arrived
     let busy = false; // a request is in flight on this connection
     let reconnects = 0; // failed connects and broken responses; a safety net besides the clock
 
     const send = (s: any) => {
       if (stopping) return s.end();
       t0 = performance.now();
+      tFirst = 0;
       busy = true;
       inflight++;
       state = HEAD;
@@ -219,7 +244,7 @@ function rawWorker(): Promise<void> {
     const finish = (s: any) => {
       busy = false;
       inflight--;
-      record(t0, performance.now(), status, counted);
+      record(t0, performance.now(), status, counted, tFirst);
       if (closeAfter) return s.end(); // the server said Connection: close; `close` reconnects
       send(s);
     };
@@ -240,6 +265,8 @@ function rawWorker(): Promise<void> {
             let data: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
             pending = null;
             let off = 0;
+            // This read brings body bytes if the head was already in, or if bytes follow it below.
+            if (ttfb && busy && !tFirst && state !== HEAD) tFirst = performance.now();
             while (off < data.length) {
               if (state === HEAD) {
                 const end = data.indexOf(CRLF2, off);
@@ -249,6 +276,7 @@ function rawWorker(): Promise<void> {
                 closeAfter = /\r\nconnection:\s*close/.test(h);
                 if (countHeaderRe) counted = countHeaderRe.exec(h)?.[1]?.trim() ?? null;
                 off = end + 4;
+                if (ttfb && off < data.length) tFirst = performance.now();
                 const cl = /\r\ncontent-length:\s*(\d+)/.exec(h);
                 if (/\r\ntransfer-encoding:[^\r]*chunked/.test(h)) state = CHUNK_SIZE;
                 else if (cl) {
@@ -288,7 +316,7 @@ function rawWorker(): Promise<void> {
             if (busy) {
               busy = false;
               inflight--;
-              if (state === UNTIL_CLOSE) record(t0, performance.now(), status, counted);
+              if (state === UNTIL_CLOSE) record(t0, performance.now(), status, counted, tFirst);
               else {
                 fail("connection closed mid-response");
                 reconnects++;
@@ -373,6 +401,7 @@ function percentile(sorted: Float64Array, p: number): number {
 function report(hung: number) {
   const seconds = (tEnd - tStart) / 1000;
   const kept = samples.subarray(0, Math.min(n, CAP)).sort();
+  const keptTtfb = ttfbSamples.subarray(0, ttfb ? Math.min(n, CAP) : 0).sort();
   const cpuUs = cpuEnd.user - cpuStart.user + (cpuEnd.system - cpuStart.system);
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const out = {
@@ -388,6 +417,14 @@ function report(hung: number) {
     p99: round(percentile(kept, 99)),
     mean: n ? round(sum / n) : 0,
     max: round(max),
+    ...(ttfb
+      ? {
+          ttfb_p50: round(percentile(keptTtfb, 50)),
+          ttfb_p90: round(percentile(keptTtfb, 90)),
+          ttfb_p99: round(percentile(keptTtfb, 99)),
+          ttfb_mean: n ? round(ttfbSum / n) : 0,
+        }
+      : {}),
     errors: errors + hung,
     hung,
     statuses,

@@ -1,9 +1,9 @@
 /**
  * `bun run bench` — how much does Switchboard cost on top of the least a Bun proxy can do?
  *
- *   bun bench/run.ts [--targets upstream,bare,gateway,…] [--connections 1,32] [--duration 5]
- *                    [--warmup 1] [--rounds 1] [--delay 0] [--stream] [--client raw|fetch]
- *                    [--json out.json]
+ *   bun bench/run.ts [--targets upstream,bare,gateway,…] [--peers] [--connections 1,32,128]
+ *                    [--duration 5] [--warmup 1] [--rounds 1] [--delay 0] [--stream]
+ *                    [--client raw|fetch] [--json out.json]
  *
  * Every process is separate (Bun.spawn) and binds 127.0.0.1 on a port the OS picks; each child
  * prints `listening on http://127.0.0.1:PORT` and this orchestrator reads it from its stdout.
@@ -19,33 +19,52 @@
  *               so every request is a MISS that hashes, looks up, goes upstream and writes; logs on.
  *   - gateway-cache-hit  cache on (ttl 300), logs on, the same body every time: after the first
  *               request every answer is a HIT and nothing goes upstream.
+ *   These two check `cf-aig-cache-status` on every measured answer (all MISS / all HIT) and count a
+ *   mismatch as an error: a target that does not measure what its name says is broken.
  *   - gateway-universal  the "gateway" config, the same request as step 0 of a two-step Universal
  *               array (POST /v1/local/default); step 0 answers, so it measures the Universal transport.
  *   - gateway-ws  the "gateway" config, the same request over ONE WebSocket (Universal API frames),
  *               with as many requests in flight as the connection count; compared with "gateway".
- *   Both check `cf-aig-cache-status` on every measured answer (all MISS / all HIT) and count a
- *   mismatch as an error: a target that does not measure what its name says is broken.
- * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal, gateway-ws. Diagnostic ones
- * (gateway-nolog, gateway-noplugins) run only with --targets.
+ *   - bare-stream, gateway-stream  the bare proxy and the "gateway" config, each asked for a streamed
+ *               answer (`"stream":true` and `sse-events=20` in the user message: the mock sends exactly
+ *               20 SSE events, one per write). load.ts also times the first body byte (--ttfb); a second
+ *               table shows TTFB and total p50/p99 against bare-stream. One request before the load
+ *               must get exactly 20 events ending with [DONE], else the target is broken.
+ *   - portkey, portkey-stream  (--peers) a peer: Portkey's open-source gateway, the devDependency
+ *               @portkey-ai/gateway, `bun --preload bench/portkey-preload.ts …/build/start-server.js
+ *               --port=0 --headless` (the preload makes it listen on 127.0.0.1 and print its port;
+ *               --headless: no web UI; it makes no outbound connection at start), routed to the mock by
+ *               `x-portkey-provider: openai` and `x-portkey-custom-host: <mock>/v1`, POST
+ *               /v1/chat/completions; the same JSON or 20-event stream. When it is not installed,
+ *               does not start or does not answer a first request, an "unavailable: …" line is
+ *               printed instead of its rows, and the exit code does not change.
+ * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal,
+ * gateway-ws, bare-stream, gateway-stream. --peers adds portkey and portkey-stream (also with
+ * --targets). Diagnostic ones (gateway-nolog, gateway-noplugins) run only with --targets.
+ * Default connections: 1, 32 and 128 (the goals are judged at 1 and 32; 128 is reported). The
+ * estimated run time is printed at the start — about 2¾ minutes for the default run (27 load
+ * runs of 1 + 5 s), 3½ with --peers — and the actual one at the end.
  * For each connection count, round and target (targets interleaved, so drift on a shared machine
  * hits them alike), bench/load.ts runs as its own process: N keep-alive connections in a closed
  * loop posting the same JSON body (or, for --unique targets, one with a per-request number in it),
  * plus the target's own headers, a warm-up, then `--duration` seconds measured.
  *
  * The table shows req/s, p50 and p99 latency (ms, until the last body byte), errors, the ratio
- * of req/s to the bare proxy's and the p50/p99 difference from it in ms, the server's CPU time per
- * request (µs, from /proc, the target's own process only; the upstream's is in the JSON) and the
- * load driver's CPU in cores. Compare ratios within one run: absolute numbers move with whatever
- * else the (shared, 2-core) machine is doing. With --rounds > 1 the round with the median req/s
+ * of req/s to the bare proxy's and the p50/p99 difference from it in ms (for streaming rows: to
+ * bare-stream's), the server's CPU time per request (µs, from /proc, the target's own process
+ * only; the upstream's is in the JSON) and the load driver's CPU in cores. Rows with first-byte
+ * times (streaming targets; every HTTP target under --stream) also appear in a second table:
+ * ttfb p50/p99, total p50/p99 and the ttfb differences from their floor. Compare ratios within
+ * one run: absolute numbers move with whatever else the (shared, 2-core) machine is doing. With --rounds > 1 the round with the median req/s
  * is shown per (target, connections); every round is in the JSON.
  *
  * Under the table, the performance targets from the issues (GOALS below) print as PASS/FAIL lines
- * when the rows they need were run: each is computed per round against the bare proxy's row of the
- * same round, and the median over rounds is judged (the per-round values are printed too). A missed
+ * when the rows they need were run: each is computed per round against the bare proxy's row (or
+ * the goal's own reference row: bare-stream, gateway) of the same round, and the median over rounds is judged (the per-round values are printed too). A missed
  * goal is reported, not an error: it does not change the exit code.
  *
- * Exits 1 when any target returns errors (any non-2xx answer counts) or fails to start, 2 on bad
- * arguments.
+ * Exits 1 when any target returns errors (any non-2xx answer counts) or one of ours fails to start
+ * (a peer that cannot is reported as unavailable), 2 on bad arguments.
  *
  * Adding a target (e.g. a gateway with logging off) is one entry in TARGETS below.
  */
@@ -67,12 +86,13 @@ const { values: args } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
     targets: { type: "string" },
-    connections: { type: "string", default: "1,32" },
+    connections: { type: "string", default: "1,32,128" },
     duration: { type: "string", default: "5" },
     warmup: { type: "string", default: "1" },
     rounds: { type: "string", default: "1" },
     delay: { type: "string", default: "0" },
     stream: { type: "boolean", default: false },
+    peers: { type: "boolean", default: false },
     client: { type: "string", default: "raw" },
     json: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -109,6 +129,21 @@ const BODY = JSON.stringify({
   max_tokens: 32,
   ...(args.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
 });
+/** Events in the answer to a `stream` target's request (role, content chunks, stop, usage, [DONE]). */
+const STREAM_EVENTS = 20;
+/**
+ * The `stream` targets' body: BODY streaming, with `sse-events=20` in the user message, which the
+ * mock reads (bench/upstream.ts) and every proxy passes on as is: exactly 20 events, one per write.
+ */
+const STREAM_BODY = JSON.stringify({
+  ...JSON.parse(BODY),
+  messages: [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: `Say hello to the benchmark in one short sentence. [sse-events=${STREAM_EVENTS}]` },
+  ],
+  stream: true,
+  stream_options: { include_usage: true },
+});
 /** For `unique` targets: the same request with `{{n}}`, which load.ts replaces per request. */
 const UNIQUE_BODY = BODY.replace("in one short sentence.", "in one short sentence. #{{n}}");
 if (UNIQUE_BODY === BODY) throw new Error("bench: UNIQUE_BODY has no {{n}}");
@@ -130,6 +165,8 @@ const HEADERS = ["authorization: Bearer sk-bench"];
 interface Running {
   url: string;
   pid: number;
+  /** Request headers this instance needs (e.g. Portkey's, which name the mock's URL). */
+  headers?: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -155,8 +192,8 @@ function drain(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => vo
 }
 
 /** Spawns a server, waits for `http://127.0.0.1:PORT` on its stdout, returns it running. */
-async function spawnServer(name: string, cmd: string[], cwd = REPO): Promise<Running> {
-  const proc = Bun.spawn(cmd, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+async function spawnServer(name: string, cmd: string[], cwd = REPO, env?: Record<string, string>): Promise<Running> {
+  const proc = Bun.spawn(cmd, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   children.add(proc);
   let found: (url: string) => void;
   const urlSeen = new Promise<string>((r) => (found = r));
@@ -226,6 +263,18 @@ interface Target {
   websocket?: boolean;
   /** Every measured 2xx answer must carry this header with this value (case-insensitive); else errors. */
   expectHeader?: { name: string; value: string };
+  /**
+   * Sends STREAM_BODY (a 20-event SSE answer) and has load.ts time the first body byte too (--ttfb).
+   * One request is made before the load, and it must answer exactly STREAM_EVENTS events.
+   */
+  stream?: boolean;
+  /** The row whose req/s and latencies this one is compared with (rps/bare, Δbare). @default "bare" */
+  baseline?: string;
+  /**
+   * Another gateway (--peers): one request must answer 2xx before the load; when it cannot be started
+   * or does not answer, an "unavailable" line is printed instead of its row and the exit code is kept.
+   */
+  peer?: boolean;
   /** Why this target cannot run here, or null. Checked only when it is requested. */
   unavailable?(): string | null;
   start(env: Env): Promise<Running>;
@@ -266,7 +315,42 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
-const DEFAULT_TARGETS = ["upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal", "gateway-ws"];
+const DEFAULT_TARGETS = [
+  "upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal", "gateway-ws", "bare-stream", "gateway-stream",
+];
+/** Added by --peers. */
+const PEER_TARGETS = ["portkey", "portkey-stream"];
+
+/** Portkey's open-source gateway (devDependency @portkey-ai/gateway), its Node build run by Bun. */
+const PORTKEY_START = join(REPO, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+function portkeyTarget(name: string, stream: boolean): Target {
+  return {
+    name,
+    path: "/v1/chat/completions",
+    peer: true,
+    stream,
+    baseline: stream ? "bare-stream" : "bare",
+    unavailable: () => (existsSync(PORTKEY_START) ? null : `${PORTKEY_START} is missing (bun install: @portkey-ai/gateway is a devDependency)`),
+    async start({ upstream }) {
+      // --port=0 and the preload: listen on 127.0.0.1, on a port the OS picks, and print it (see the
+      // preload). --headless: no web UI routes. Nothing else is configured: no config, no cache, no
+      // Redis, no logs sink. Its environment is ours minus what would change its behaviour.
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) {
+        if (v !== undefined && !/^(REDIS_CONNECTION_STRING|TRUSTED_CUSTOM_HOSTS|PORT|NODE_ENV|ENVIRONMENT)$/.test(k)) env[k] = v;
+      }
+      const running = await spawnServer(
+        name,
+        [BUN, "--preload", join(HERE, "portkey-preload.ts"), PORTKEY_START, "--port=0", "--headless"],
+        REPO,
+        env,
+      );
+      // Portkey routes by headers: the provider, and the mock as the provider's base URL (127.0.0.1 is
+      // on its default list of trusted custom hosts). The key goes as Authorization, like everywhere.
+      return { ...running, headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": `${upstream.url}/v1` } };
+    },
+  };
+}
 
 const BENCH_TOKEN = "bench-token-0123456789abcdef";
 const LOGS_ON = { collect: true, payloads: true };
@@ -302,6 +386,18 @@ const TARGETS: Target[] = [
   { ...gatewayTarget("gateway-universal", { logs: LOGS_ON }), path: "/v1/local/default", body: UNIVERSAL_BODY },
   // The Universal API over one WebSocket, as many requests in flight as "gateway" has connections.
   { ...gatewayTarget("gateway-ws", { logs: LOGS_ON }), path: "/v1/local/default", body: WS_STEP, websocket: true },
+  // Streaming: the same floor and gateway, each asked for a 20-event SSE answer; TTFB and total time.
+  {
+    name: "bare-stream",
+    path: "/v1/chat/completions",
+    stream: true,
+    baseline: "bare-stream",
+    start: ({ upstream }) => spawnServer("bare-stream", [BUN, join(HERE, "bare-proxy.ts"), "--upstream", upstream.url]),
+  },
+  { ...gatewayTarget("gateway-stream", { logs: LOGS_ON }), stream: true, baseline: "bare-stream" },
+  // Peers (--peers): another gateway behind the same mock, with the same load.
+  portkeyTarget("portkey", false),
+  portkeyTarget("portkey-stream", true),
   // Diagnostic variants (run with --targets): where the gap to the floor goes.
   gatewayTarget("gateway-nolog", { logs: { collect: false } }),
   gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
@@ -344,6 +440,11 @@ interface LoadResult {
   statuses: Record<string, number>;
   errorSamples: string[];
   headerCounts?: Record<string, number>;
+  /** With --ttfb (stream targets, or every HTTP target under --stream): ms to the first body byte. */
+  ttfb_p50?: number;
+  ttfb_p90?: number;
+  ttfb_p99?: number;
+  ttfb_mean?: number;
 }
 interface Row extends LoadResult {
   target: string;
@@ -352,20 +453,36 @@ interface Row extends LoadResult {
   /** Target server's CPU µs per completed request (its own process only). */
   serverUsPerReq: number;
   upstreamUsPerReq: number;
-  vsBare?: { rpsRatio: number; p50DeltaMs: number; p99DeltaMs: number };
-  vsUpstream?: { rpsRatio: number; p50DeltaMs: number; p99DeltaMs: number };
+  /** Against the target's baseline row ("bare", or "bare-stream" for streaming targets). */
+  vsBare?: Comparison;
+  vsUpstream?: Comparison;
+}
+interface Comparison {
+  against: string;
+  rpsRatio: number;
+  p50DeltaMs: number;
+  p99DeltaMs: number;
+  ttfbP50DeltaMs?: number;
+  ttfbP99DeltaMs?: number;
 }
 
-async function runLoad(t: Target, url: string, connections: number): Promise<LoadResult> {
+/** The body a target sends. */
+const bodyOf = (t: Target) => (t.unique ? UNIQUE_BODY : t.stream ? STREAM_BODY : (t.body ?? BODY));
+/** Whether load.ts times the first body byte for this target. */
+const timesTtfb = (t: Target) => !t.websocket && (!!t.stream || args.stream);
+
+async function runLoad(t: Target, r: Running, connections: number): Promise<LoadResult> {
+  const url = r.url + t.path;
   // A WebSocket target keeps `connections` requests in flight over one socket.
   const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", t.websocket ? "1" : String(connections)];
   if (t.websocket) cmd.push("--inflight", String(connections));
   cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", t.websocket ? "ws" : args.client!);
-  cmd.push("--body", t.unique ? UNIQUE_BODY : (t.body ?? BODY));
+  cmd.push("--body", bodyOf(t));
   if (t.unique) cmd.push("--unique");
+  if (timesTtfb(t)) cmd.push("--ttfb");
   if (t.expectHeader) cmd.push("--count-header", t.expectHeader.name);
   for (const h of HEADERS) cmd.push("--header", h);
-  for (const [k, v] of Object.entries(t.headers ?? {})) cmd.push("--header", `${k}: ${v}`);
+  for (const [k, v] of Object.entries({ ...t.headers, ...r.headers })) cmd.push("--header", `${k}: ${v}`);
   const proc = Bun.spawn(cmd, { cwd: REPO, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   children.add(proc);
   const killer = setTimeout(() => proc.kill("SIGKILL"), (warmup + duration + 30) * 1000);
@@ -378,6 +495,27 @@ async function runLoad(t: Target, url: string, connections: number): Promise<Loa
     return JSON.parse(line) as LoadResult;
   } catch {
     throw new Error(`load driver failed (exit ${proc.exitCode}): ${(err || out).trim().slice(-800)}`);
+  }
+}
+
+/**
+ * One request before the load, for `stream` and `peer` targets: it must answer 2xx and, for a stream
+ * target, exactly STREAM_EVENTS SSE events ending with [DONE]. Returns what is wrong, or null.
+ */
+async function probe(t: Target, r: Running): Promise<string | null> {
+  const headers: Record<string, string> = { "content-type": "application/json", ...t.headers, ...r.headers };
+  for (const h of HEADERS) headers[h.slice(0, h.indexOf(":"))] = h.slice(h.indexOf(":") + 1).trim();
+  try {
+    const res = await fetch(r.url + t.path, { method: "POST", headers, body: bodyOf(t).replaceAll("{{n}}", "0"), signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (!res.ok) return `a test request answered HTTP ${res.status}: ${text.slice(0, 300)}`;
+    if (!t.stream) return null;
+    const events = text.split(/\r?\n\r?\n/).filter((e) => /^data:/m.test(e));
+    if (events.length !== STREAM_EVENTS || !/^data: ?\[DONE\]/m.test(events.at(-1) ?? ""))
+      return `a test stream had ${events.length} SSE events, not ${STREAM_EVENTS} ending with [DONE] (content-type ${res.headers.get("content-type")})`;
+    return null;
+  } catch (e) {
+    return `a test request failed: ${(e as Error).message}`;
   }
 }
 
@@ -395,6 +533,12 @@ function machine() {
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 const signed = (x: number, d = 3) => (Number.isFinite(x) ? (x >= 0 ? "+" : "") + x.toFixed(d) : "-");
 
+function grid(head: string[], body: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
 function table(rows: Row[]): string {
   const head = ["target", "conns", "req/s", "p50 ms", "p99 ms", "errors", "rps/bare", "p50 Δbare", "p99 Δbare", "srv µs/req", "driver cores"];
   const body = rows.map((r) => [
@@ -410,9 +554,26 @@ function table(rows: Row[]): string {
     fmt(r.serverUsPerReq, 1),
     fmt(r.driverCpu, 2),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  return grid(head, body);
+}
+
+/** The rows with first-byte times: total = until the last body byte, Δ = against the row's baseline. */
+function streamTable(rows: Row[]): string {
+  const head = ["target", "conns", "req/s", "ttfb p50", "ttfb p99", "total p50", "total p99", "ttfb p50 Δ", "ttfb p99 Δ", "against", "errors"];
+  const body = rows.map((r) => [
+    r.target,
+    String(r.connections),
+    r.rps.toFixed(0),
+    fmt(r.ttfb_p50 ?? NaN, 3),
+    fmt(r.ttfb_p99 ?? NaN, 3),
+    fmt(r.p50, 3),
+    fmt(r.p99, 3),
+    signed(r.vsBare?.ttfbP50DeltaMs ?? NaN),
+    signed(r.vsBare?.ttfbP99DeltaMs ?? NaN),
+    r.vsBare?.against ?? "-",
+    String(r.errors),
+  ]);
+  return grid(head, body);
 }
 
 /** Performance targets from the issues, checked against the rows shown (median rounds). */
@@ -449,6 +610,10 @@ const GOALS: Goal[] = [
     value: (r, g) => r.serverUsPerReq - g.serverUsPerReq, pass: (x) => x <= 5, show: (x) => `${signed(x)} µs/req`,
   },
   {
+    target: "gateway-stream", connections: 1, what: "TTFB p50 ≤ bare-stream's + 0.100 ms (20-event SSE answer)", against: "bare-stream",
+    value: (r, b) => (r.ttfb_p50 ?? NaN) - (b.ttfb_p50 ?? NaN), pass: (x) => x <= 0.1, show: (x) => `${signed(x)} ms`,
+  },
+  {
     target: "gateway-ws", connections: 32, what: "req/s over 1 WebSocket × 32 in flight ≥ HTTP with 32 connections", against: "gateway",
     value: (r, g) => r.rps / g.rps, pass: (x) => x >= 1, show: (x) => `${x.toFixed(3)} × HTTP`,
   },
@@ -467,7 +632,8 @@ function checkGoals(all: Row[]) {
       const at = (name: string) => all.find((x) => x.target === name && x.connections === g.connections && x.round === round);
       const r = at(g.target);
       const b = at(g.against ?? "bare");
-      if (r && b && b.rps > 0) perRound.push(g.value(r, b));
+      const x = r && b && b.rps > 0 ? g.value(r, b) : NaN;
+      if (Number.isFinite(x)) perRound.push(x);
     }
     if (!perRound.length) continue;
     const sorted = [...perRound].sort((a, b) => a - b);
@@ -483,9 +649,17 @@ function checkGoals(all: Row[]) {
   return out;
 }
 
-const compare = (r: Row, base: Row | undefined) =>
+const compare = (r: Row, base: Row | undefined): Comparison | undefined =>
   base && base.rps > 0
-    ? { rpsRatio: r.rps / base.rps, p50DeltaMs: r.p50 - base.p50, p99DeltaMs: r.p99 - base.p99 }
+    ? {
+        against: base.target,
+        rpsRatio: r.rps / base.rps,
+        p50DeltaMs: r.p50 - base.p50,
+        p99DeltaMs: r.p99 - base.p99,
+        ...(r.ttfb_p50 !== undefined && base.ttfb_p50 !== undefined
+          ? { ttfbP50DeltaMs: r.ttfb_p50 - base.ttfb_p50, ttfbP99DeltaMs: r.ttfb_p99! - base.ttfb_p99! }
+          : {}),
+      }
     : undefined;
 
 // ---------------------------------------------------------------------------------------------
@@ -493,17 +667,23 @@ const compare = (r: Row, base: Row | undefined) =>
 
 async function main(): Promise<number> {
   const explicit = args.targets !== undefined;
-  const names = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_TARGETS;
+  const named = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_TARGETS;
+  const names = args.peers ? [...named, ...PEER_TARGETS.filter((p) => !named.includes(p))] : named;
   const targets: Target[] = [];
+  /** Peers that could not run: printed under the table, no change to the exit code. */
+  const unavailable = new Map<string, string>();
   for (const name of names) {
     const t = TARGETS.find((x) => x.name === name);
     if (!t) usage(`unknown target "${name}"; known: ${TARGETS.map((x) => x.name).join(", ")}`);
     const why = t.unavailable?.() ?? null;
-    if (why && explicit) {
+    if (why && explicit && named.includes(name)) {
       console.error(`bench: target ${name} cannot run: ${why}`);
       return 1;
     }
-    if (why) console.error(`bench: skipping ${name}: ${why} (pass --targets to make this an error)`);
+    if (why && t.peer) {
+      console.error(`bench: ${name} unavailable: ${why}`);
+      unavailable.set(name, why);
+    } else if (why) console.error(`bench: skipping ${name}: ${why} (pass --targets to make this an error)`);
     else targets.push(t);
   }
   if (!targets.length) usage("no targets to run");
@@ -516,6 +696,12 @@ async function main(): Promise<number> {
     `run: targets ${targets.map((t) => t.name).join(",")}; connections ${connectionsList.join(",")}; ` +
       `${warmup}s warm-up + ${duration}s; rounds ${rounds}; upstream delay ${delay} ms; ${args.stream ? "streaming (SSE)" : "JSON"}; client ${args.client}`,
   );
+  // Every (connections, round, target) is one load.ts run (≈ 0.1 s to spawn and report besides its
+  // warm-up and duration); starting each server takes a fraction of a second more.
+  const loads = connectionsList.length * rounds * targets.length;
+  const estimate = loads * (warmup + duration + 0.1) + targets.length * 0.3;
+  console.log(`estimated run time: ≈ ${Math.ceil(estimate)} s (${loads} load run${loads === 1 ? "" : "s"} of ${warmup}+${duration} s)`);
+  const began = performance.now();
 
   const upstream = await spawnServer("upstream", [BUN, join(HERE, "upstream.ts"), "--delay", String(delay)]);
   const running = new Map<string, Running>();
@@ -523,10 +709,34 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const t of targets) {
+      let r: Running | undefined;
       try {
-        running.set(t.name, await t.start({ upstream }));
+        r = await t.start({ upstream });
+        running.set(t.name, r);
       } catch (e) {
-        console.error(`bench: ${(e as Error).message}`);
+        const msg = (e as Error).message;
+        if (t.peer) {
+          console.error(`bench: ${t.name} unavailable: ${msg}`);
+          // One line under the table: the first of the message and the child's last error line.
+          const lines = msg.split("\n").map((l) => l.trim());
+          const err = lines.slice(1).reverse().find((l) => /error/i.test(l));
+          unavailable.set(t.name, lines[0]!.replace(/:$/, "") + (err ? ` (${err})` : ""));
+        } else {
+          console.error(`bench: ${msg}`);
+          failed = true;
+        }
+        continue;
+      }
+      if (!t.stream && !t.peer) continue;
+      const wrong = await probe(t, r);
+      if (!wrong) continue;
+      running.delete(t.name);
+      await r.stop();
+      if (t.peer) {
+        console.error(`bench: ${t.name} unavailable: ${wrong}`);
+        unavailable.set(t.name, wrong);
+      } else {
+        console.error(`bench: ${t.name}: ${wrong}`);
         failed = true;
       }
     }
@@ -537,7 +747,7 @@ async function main(): Promise<number> {
           if (!r) continue;
           const s0 = cpuSeconds(r.pid);
           const u0 = cpuSeconds(upstream.pid);
-          const res = await runLoad(t, r.url + t.path, connections);
+          const res = await runLoad(t, r, connections);
           if (t.expectHeader) {
             // Every measured 2xx answer must say what the target is about (e.g. all HITs).
             const want = t.expectHeader.value.toLowerCase();
@@ -557,7 +767,8 @@ async function main(): Promise<number> {
           const per = (d: number) => (res.total > 0 ? (d * 1e6) / res.total : NaN);
           all.push({ ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), upstreamUsPerReq: per(u1 - u0) });
           process.stderr.write(
-            `  ${t.name} c=${connections} round ${round}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, errors ${res.errors}\n`,
+            `  ${t.name} c=${connections} round ${round}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms` +
+              `${res.ttfb_p50 !== undefined ? `, ttfb p50 ${res.ttfb_p50} ms` : ""}, errors ${res.errors}\n`,
           );
           if (res.errors) {
             failed = true;
@@ -581,14 +792,24 @@ async function main(): Promise<number> {
   }
   for (const r of shown) {
     const same = (name: string) => shown.find((x) => x.connections === r.connections && x.target === name);
-    r.vsBare = compare(r, same("bare"));
+    r.vsBare = compare(r, same(TARGETS.find((t) => t.name === r.target)?.baseline ?? "bare"));
     r.vsUpstream = compare(r, same("upstream"));
   }
   console.log("\n" + table(shown));
+  const timed = shown.filter((r) => r.ttfb_p50 !== undefined);
+  if (timed.length) {
+    console.log(
+      `\nfirst byte (${targets.some((t) => t.stream) ? `stream targets: a ${STREAM_EVENTS}-event SSE answer, one event per write` : "SSE answers"}; ms):\n` +
+        streamTable(timed),
+    );
+  }
+  if (unavailable.size) console.log("\n" + [...unavailable].map(([name, why]) => `${name}: unavailable: ${why}`).join("\n"));
   console.log(
-    "\nrps/bare = req/s ÷ bare proxy's; Δbare = ms above the bare proxy; srv µs/req = the target process's CPU per request;" +
-      "\ndriver cores = the load driver's own CPU. Compare within one run only." +
-      `\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the start: ${info.loadavg.map((x) => x.toFixed(2)).join(" ")})`,
+    "\nrps/bare = req/s ÷ bare proxy's; Δbare = ms above the bare proxy (for *-stream rows: above bare-stream, the same floor" +
+      "\nasked for the same stream); srv µs/req = the target process's CPU per request; driver cores = the load driver's own CPU;" +
+      "\nttfb = until the first body byte, total = until the last. Compare within one run only." +
+      `\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the start: ${info.loadavg.map((x) => x.toFixed(2)).join(" ")});` +
+      ` run time ${((performance.now() - began) / 1000).toFixed(0)} s`,
   );
   const goals = checkGoals(all);
   if (goals.length) console.log("\ntargets (from the issues; reported, not enforced):\n" + goals.map((g) => "  " + g.line).join("\n"));
@@ -598,10 +819,14 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
       machine: info,
       settings: {
-        targets: targets.map((t) => ({ name: t.name, path: t.path, headers: t.headers ?? {}, unique: !!t.unique, expectHeader: t.expectHeader })),
-        connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, client: args.client,
-        body: BODY, uniqueBody: UNIQUE_BODY, headers: HEADERS,
+        targets: targets.map((t) => ({
+          name: t.name, path: t.path, headers: { ...t.headers, ...running.get(t.name)?.headers }, unique: !!t.unique,
+          expectHeader: t.expectHeader, stream: !!t.stream, ttfb: timesTtfb(t), baseline: t.baseline ?? "bare", peer: !!t.peer,
+        })),
+        connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, peers: args.peers, client: args.client,
+        body: BODY, uniqueBody: UNIQUE_BODY, streamBody: STREAM_BODY, streamEvents: STREAM_EVENTS, headers: HEADERS,
       },
+      unavailable: Object.fromEntries(unavailable),
       results: shown,
       goals: goals.map(({ line: _, ...g }) => g),
       rounds: all,

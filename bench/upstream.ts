@@ -3,8 +3,14 @@
  *
  *   bun bench/upstream.ts [--port 0] [--delay ms]
  *
- * POST /v1/chat/completions answers a fixed ~600-byte chat completion with usage, or, when the
- * request body contains `"stream":true`, a few SSE chunks ending with a usage chunk and [DONE].
+ * POST /v1/chat/completions answers a fixed ~650-byte chat completion with usage, or, when the
+ * request body contains `"stream":true`, SSE events: a role chunk, content chunks, a stop chunk, a
+ * usage chunk and `data: [DONE]` — 7 events in all (3 content chunks), unless the body also contains
+ * `sse-events=N` (e.g. in the user message, which every gateway passes on as is): then exactly N
+ * events (N − 4 content chunks, N from 5 to 1000), and the mock waits one turn of its event loop
+ * (setImmediate) after each, so each event leaves in its own write, as from a model that streams —
+ * the default stream is enqueued without waiting and usually leaves in one write. bench/run.ts's
+ * streaming targets ask for 20. Answers are built once per event count and reused.
  * `--delay` waits that many ms before the response starts (0 = answer at once, a CPU-cost test).
  * Prints `listening on http://127.0.0.1:PORT` on stdout once ready. Binds loopback only.
  */
@@ -64,6 +70,7 @@ const chunk = (delta: object, finish: string | null, usage: object | null = null
       usage,
     })}\n\n`,
   );
+/** The default stream (no `sse-events=N` in the request): 7 events, 3 of them content. */
 const sseChunks: Uint8Array[] = [
   chunk({ role: "assistant", content: "", refusal: null }, null),
   chunk({ content: "Switchboard " }, null),
@@ -73,27 +80,60 @@ const sseChunks: Uint8Array[] = [
   chunk({}, null, { prompt_tokens: 19, completion_tokens: 4, total_tokens: 23 }),
   enc.encode("data: [DONE]\n\n"),
 ];
+const WORDS = "Switchboard benchmark reply. This text is fixed so that every response has the same size and the gateway does the same work each time.".split(" ");
+const MIN_EVENTS = 5;
+const MAX_EVENTS = 1000;
+const sseByCount = new Map<number, Uint8Array[]>([[sseChunks.length, sseChunks]]);
+/** Exactly `events` SSE events: role, events − 4 content chunks (words of the fixed reply), stop, usage, [DONE]. */
+function sseAnswer(events: number): Uint8Array[] {
+  let out = sseByCount.get(events);
+  if (out) return out;
+  const pieces = events - 4;
+  out = [chunk({ role: "assistant", content: "", refusal: null }, null)];
+  for (let i = 0; i < pieces; i++) out.push(chunk({ content: WORDS[i % WORDS.length] + (i < pieces - 1 ? " " : "") }, null));
+  out.push(chunk({}, "stop"), chunk({}, null, { prompt_tokens: 19, completion_tokens: pieces + 1, total_tokens: 20 + pieces }));
+  out.push(enc.encode("data: [DONE]\n\n"));
+  if (out.length !== events) throw new Error(`upstream: built ${out.length} events, not ${events}`);
+  sseByCount.set(events, out);
+  return out;
+}
 
 const jsonHeaders = { "content-type": "application/json", "x-request-id": "req_bench", "openai-processing-ms": "1" };
 const sseHeaders = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-request-id": "req_bench" };
 const STREAM_MARK = enc.encode('"stream":true');
+const EVENTS_MARK = enc.encode("sse-events=");
 
-function hasStreamTrue(body: Uint8Array): boolean {
+/** Where `mark` starts in `body`, or -1. */
+function find(body: Uint8Array, mark: Uint8Array): number {
   // Byte search, so the mock spends no time in JSON.parse (clients we drive send compact JSON).
-  const n = STREAM_MARK.length;
+  const n = mark.length;
   outer: for (let i = 0; i + n <= body.length; i++) {
-    for (let j = 0; j < n; j++) if (body[i + j] !== STREAM_MARK[j]) continue outer;
-    return true;
+    for (let j = 0; j < n; j++) if (body[i + j] !== mark[j]) continue outer;
+    return i;
   }
-  return false;
+  return -1;
+}
+const hasStreamTrue = (body: Uint8Array) => find(body, STREAM_MARK) >= 0;
+
+/** N from `sse-events=N` in the body, clamped to MIN_EVENTS..MAX_EVENTS; null without it. */
+function eventsAsked(body: Uint8Array): number | null {
+  const at = find(body, EVENTS_MARK);
+  if (at < 0) return null;
+  let n = 0;
+  for (let i = at + EVENTS_MARK.length; i < body.length && body[i]! >= 48 && body[i]! <= 57 && n <= MAX_EVENTS; i++) n = n * 10 + body[i]! - 48;
+  return Math.min(MAX_EVENTS, Math.max(MIN_EVENTS, n));
 }
 
-function streamResponse(): Response {
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+/** `apart`: wait a turn of the event loop after each event, so each goes out in its own write. */
+function streamResponse(events: Uint8Array[], apart = false): Response {
   let i = 0;
   const stream = new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (i < sseChunks.length) controller.enqueue(sseChunks[i++]!);
-      if (i >= sseChunks.length) controller.close();
+      if (i < events.length) controller.enqueue(events[i++]!);
+      if (i >= events.length) controller.close();
+      else if (apart) return nextTurn();
     },
   });
   return new Response(stream, { headers: sseHeaders });
@@ -112,7 +152,10 @@ const server = Bun.serve({
     }
     const body = new Uint8Array(await req.arrayBuffer());
     if (delay > 0) await Bun.sleep(delay);
-    return hasStreamTrue(body) ? streamResponse() : new Response(completion, { headers: jsonHeaders });
+    if (!hasStreamTrue(body)) return new Response(completion, { headers: jsonHeaders });
+    // The default stream goes out as it always did; an `sse-events=N` one event per write.
+    const events = eventsAsked(body);
+    return events === null ? streamResponse(sseChunks) : streamResponse(sseAnswer(events), true);
   },
 });
 
