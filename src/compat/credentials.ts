@@ -1,5 +1,4 @@
 import type { ResolvedGateway } from "../config/defaults.ts";
-import { RequestContext } from "../pipeline/context.ts";
 import type { Plugin } from "../pipeline/types.ts";
 
 const BEARER = /^Bearer[ \t]+(\S+)$/i;
@@ -31,18 +30,4 @@ export function sortCredentials(auth: Plugin | undefined, gateway: ResolvedGatew
     return { headers, providerKey: null };
   }
   return { headers, providerKey: bearer };
-}
-
-/**
- * The auth plugin's refusal of a request with these headers, or null when it lets it through; for
- * `GET …/compat/models`, which runs no chain. The plugin is asked as the WebSocket upgrade asks it.
- */
-export async function admission(auth: Plugin, gateway: ResolvedGateway, accountId: string, headers: Headers, clientAddress: string | null): Promise<Response | null> {
-  const ctx = new RequestContext({ gateway, accountId, requestType: "compat", headers, steps: [], clientAddress });
-  const admitted = new Response(null, { status: 204 });
-  const answer = await auth.handle!(ctx, async () => admitted);
-  if (answer === admitted) return null;
-  answer.headers.set("cf-aig-log-id", ctx.logId);
-  answer.headers.set("cf-aig-event-id", ctx.eventId);
-  return answer;
 }

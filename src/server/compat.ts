@@ -1,6 +1,6 @@
 import type { ResolvedGateway } from "../config/defaults.ts";
 import { compatAnswer } from "../compat/answer.ts";
-import { admission, sortCredentials } from "../compat/credentials.ts";
+import { sortCredentials } from "../compat/credentials.ts";
 import { compatModels } from "../compat/models.ts";
 import { chatPlan, embeddingsPlan, type CompatPlan, type PlanContext } from "../compat/plan.ts";
 import { RouteTable } from "../compat/routes.ts";
@@ -9,6 +9,7 @@ import { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, GatewayError } from "../pipeline/errors.ts";
 import { newLogId } from "../pipeline/ids.ts";
 import type { JsonObject } from "../providers/usage/fields.ts";
+import { admission, authPlugin } from "./admission.ts";
 import { declaredLength, RequestBody } from "./body.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -44,12 +45,12 @@ const decoder = new TextDecoder();
 export function compatRequest(runtime: Runtime) {
   const { config, providers } = runtime.handle;
   const routes = new RouteTable(config.routes, providers);
-  const auth = runtime.pipeline.plugins.find((plugin) => plugin.name === "auth" && typeof plugin.handle === "function");
+  const auth = authPlugin(runtime);
 
   async function models(request: Request, target: CompatTarget): Promise<Response> {
     const { headers } = sortCredentials(auth, target.gateway, request);
     if (auth) {
-      const refusal = await admission(auth, target.gateway, target.accountId, headers, target.clientAddress);
+      const refusal = await admission(auth, { gateway: target.gateway, accountId: target.accountId, headers, clientAddress: target.clientAddress, requestType: "compat" });
       if (refusal) return refusal;
     }
     const logId = newLogId();

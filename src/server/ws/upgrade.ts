@@ -1,9 +1,8 @@
 import type { Server } from "bun";
 import type { ResolvedGateway } from "../../config/defaults.ts";
-import { RequestContext } from "../../pipeline/context.ts";
 import { ErrorCode, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
-import type { Plugin } from "../../pipeline/types.ts";
 import { isGatewayOption } from "../../upstream/headers.ts";
+import { admission, authPlugin } from "../admission.ts";
 import { refused } from "../proxy.ts";
 import type { Runtime } from "../runtime.ts";
 import { parseTarget, type Target } from "../target.ts";
@@ -43,7 +42,7 @@ export type SessionFactory = (connection: Connection) => WsSession | Response | 
  */
 export function webSocketUpgrade(runtime: Runtime, sessions: { universal: SessionFactory; realtime: SessionFactory }) {
   const { config } = runtime.handle;
-  const auth = runtime.pipeline.plugins.find((plugin) => plugin.name === "auth" && typeof plugin.handle === "function");
+  const auth = authPlugin(runtime);
   return async function upgrade(request: Request, server: Server<SocketData>, clientAddress: string | null): Promise<Response | undefined> {
     try {
       const target = parseTarget(request.url);
@@ -54,7 +53,7 @@ export function webSocketUpgrade(runtime: Runtime, sessions: { universal: Sessio
       if (!gateway) throw new GatewayError(404, ErrorCode.UnknownGateway, `Unknown gateway "${target.gateway}"; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
       const protocols = offeredProtocols(request);
       const headers = sessionHeaders(request.headers, protocols);
-      const refusal = auth ? await admit(auth, gateway, target.account, headers, clientAddress) : null;
+      const refusal = auth ? await admission(auth, { gateway, accountId: target.account, headers, clientAddress, requestType: "websocket" }) : null;
       if (refusal) return refusal;
       const connection: Connection = { id: crypto.randomUUID(), gateway, accountId: target.account, target, headers, request, clientAddress, protocols };
       const made = await (target.provider === null ? sessions.universal : sessions.realtime)(connection);
@@ -78,18 +77,4 @@ function sessionHeaders(request: Headers, protocols: readonly string[]): Headers
   const token = tokenFromProtocols(protocols);
   if (token && !headers.has("cf-aig-authorization")) headers.set("cf-aig-authorization", `Bearer ${token}`);
   return headers;
-}
-
-/**
- * Asks the gateway's auth plugin about the upgrade, as it will ask about every message: a refusal
- * it answers (401) refuses the handshake; reaching `next()` admits it.
- */
-async function admit(auth: Plugin, gateway: ResolvedGateway, accountId: string, headers: Headers, clientAddress: string | null): Promise<Response | null> {
-  const ctx = new RequestContext({ gateway, accountId, requestType: "websocket", headers, steps: [], clientAddress });
-  const admitted = new Response(null, { status: 204 });
-  const answer = await auth.handle!(ctx, async () => admitted);
-  if (answer === admitted) return null;
-  answer.headers.set("cf-aig-log-id", ctx.logId);
-  answer.headers.set("cf-aig-event-id", ctx.eventId);
-  return answer;
 }

@@ -1,0 +1,121 @@
+/** The config types of the "switchboard" module, as `switchboard.d.ts` declares them. Part of `switchboard.d.ts` (sdk-dts.ts); test/cli/init.test.ts checks it against the real SDK. */
+export const CONFIG_TYPES = `  export type MetadataValue = string | number | boolean;
+  export type Metadata = Record<string, MetadataValue>;
+  export type BuiltInPluginName = "auth" | "metadata" | "cache" | "rate-limit" | "fallback" | "logging";
+  export type RequestType = "provider" | "universal" | "websocket" | "compat";
+
+  export interface RateLimitRule {
+    limit: number;
+    /** Seconds. */
+    interval: number;
+    technique?: "fixed" | "sliding";
+    /** "gateway" (default), "ip", "token", "header:<name>" or "metadata:<key>". */
+    key?: string;
+    unit?: "requests" | "tokens";
+  }
+
+  export interface GatewayConfig {
+    logs?: { collect?: boolean; payloads?: boolean; maxPayloadBytes?: number; maxRows?: number; maxAgeDays?: number };
+    requestTimeout?: number;
+    /** Longest silence inside a started stream, ms. @default server.streamIdleTimeout */
+    streamIdleTimeout?: number;
+    /**
+     * Retries of every step (the "fallback" plugin); cf-aig-max-attempts / -retry-delay / -backoff win.
+     * maxAttempts 1–5 (@default 1), delay ms 0–5000 (@default 0), backoff (@default "constant"),
+     * statuses that count as failures (@default 429 and every 5xx).
+     */
+    retry?: { maxAttempts?: number; delay?: number; backoff?: "constant" | "linear" | "exponential"; statuses?: number[] };
+    /** Circuit breaker per target: failures within window (s) open it for cooldown (s). @default { failures: 5, window: 60, cooldown: 30 } */
+    breaker?: { failures?: number; window?: number; cooldown?: number };
+    authentication?: boolean;
+    tokens?: (string | { name?: string; token: string })[];
+    cache?: { ttl: number };
+    rateLimit?: RateLimitRule | RateLimitRule[];
+    metadata?: { maxEntries?: number };
+    providers?: Record<string, { apiKey: string }>;
+  }
+
+  export interface ProviderConfig {
+    baseUrl?: string;
+    apiKey?: string;
+  }
+
+  /** Operators on one metadata value; numbers only for $gt / $lt. */
+  export interface ConditionOperators {
+    $eq?: string | number | boolean;
+    $ne?: string | number | boolean;
+    $in?: (string | number | boolean)[];
+    $nin?: (string | number | boolean)[];
+    $gt?: number;
+    $lt?: number;
+  }
+
+  /** A condition on cf-aig-metadata: { key: value }, { key: { $in: [...] } }, { $and: [...] }, { $or: [...] }. */
+  export type RouteCondition = { $and: RouteCondition[] } | { $or: RouteCondition[] } | Record<string, string | number | boolean | ConditionOperators>;
+
+  /** A model route, used as model: "dynamic/<name>" on the compat endpoint. */
+  export interface RouteConfig {
+    /** @default "fallback" */
+    strategy?: "fallback" | "weighted" | "latency";
+    targets: {
+      /** "{provider}/{model}", e.g. "anthropic/claude-sonnet-4-5". */
+      model: string;
+      /** Chance of being tried first (strategy "weighted"). @default 1 */
+      weight?: number;
+      /** ms to first byte before the next target. */
+      timeout?: number;
+      /** Retries (0–4) before the next target. */
+      retries?: number;
+      /** The target is used only when this holds. */
+      when?: RouteCondition;
+    }[];
+    /** Requests whose metadata does not meet it get 400 (2141). */
+    when?: RouteCondition;
+    /** Seeds the weighted draw. @default Math.random */
+    seed?: number;
+  }
+
+  export interface Config {
+    accountId?: string;
+    server?: {
+      hostname?: string;
+      port?: number;
+      adminToken?: string;
+      /** Bytes; larger bodies get 413. @default 104857600 */
+      maxBodyBytes?: number;
+      /** Request-body bytes held in memory at once; past it 503 + Retry-After. @default 268435456 */
+      bodyMemoryBytes?: number;
+      /** Bytes per second a body must arrive at, over each bodyRateWindow; 0 = off. @default 1024 */
+      minBodyRate?: number;
+      /** ms. @default 10000 */
+      bodyRateWindow?: number;
+      /** Time to the provider's first byte, ms, before 504. @default 300000 */
+      requestTimeout?: number;
+      /** Longest silence inside a started stream, ms, before it is cut. @default 300000 */
+      streamIdleTimeout?: number;
+      /** A plugin's own time per request, ms (time in next() excluded); 0 = off. @default 5000 */
+      pluginTimeout?: number;
+      /** Per-plugin limits by name, ms. */
+      pluginTimeouts?: Record<string, number>;
+      /** How long a stop waits for requests in flight, ms. @default 30000 */
+      drainTimeout?: number;
+      /** WebSocket limits. */
+      websocket?: {
+        /** @default 16777216 */
+        maxFrameBytes?: number;
+        /** @default 128 */
+        maxInFlight?: number;
+        /** Seconds. @default 120 */
+        idleTimeout?: number;
+        /** @default 8388608 */
+        maxBufferedBytes?: number;
+      };
+    };
+    storage?: { sqlite?: string };
+    providers?: Record<string, ProviderConfig>;
+    /** Model routes for the compat endpoint, by name. */
+    routes?: Record<string, RouteConfig>;
+    gateways?: Record<string, GatewayConfig>;
+    plugins?: (BuiltInPluginName | Plugin)[];
+  }
+`;
