@@ -33,8 +33,14 @@ export default defineConfig({
       cache: { ttl: 300 },
       rateLimit: { limit: 100, interval: 60, technique: "sliding" },
       logs: { collect: true, payloads: true, maxRows: 1_000_000 },
+      // Retries of every step (the fallback plugin); a failing provider + model is skipped for a while.
+      retry: { maxAttempts: 2, delay: 200, backoff: "exponential" },
+      breaker: { failures: 5, window: 60, cooldown: 30 },
     },
   },
+
+  // Model routes for the OpenAI-compatible endpoint (/v1/{account}/{gateway}/compat), as model "dynamic/support":
+  // routes: { support: { strategy: "fallback", targets: [{ model: "anthropic/claude-sonnet-4-5" }, { model: "openai/gpt-4o-mini" }] } },
 
   // The ordered plugin chain: built-ins by name, your own plugins as objects.
   plugins: ["auth", "metadata", "cache", "rate-limit", "fallback", "logging", requireUser],
