@@ -1,43 +1,36 @@
 #!/usr/bin/env bun
-import { parseArgs, UsageError } from "./cli/args.ts";
-import { check } from "./cli/check.ts";
-import { init } from "./cli/init.ts";
-import { serve } from "./cli/serve.ts";
-import { tokens } from "./cli/tokens.ts";
+import { commandHelp, parseCommandLine, UsageError, usageLine, type Command } from "./cli/args.ts";
+import { checkCommand } from "./cli/check.ts";
+import { initCommand } from "./cli/init.ts";
+import { logsCommand } from "./cli/logs.ts";
+import { serveCommand } from "./cli/serve.ts";
+import { statsCommand } from "./cli/stats.ts";
+import { tokenCommands } from "./cli/tokens.ts";
 import { ConfigError } from "./config/loader.ts";
 import { VERSION } from "./version.ts";
 
-const HELP = `Switchboard ${VERSION} — a self-hosted AI gateway in one executable
+const COMMANDS: readonly Command[] = [serveCommand, initCommand, checkCommand, ...tokenCommands, statsCommand, logsCommand];
+
+function help(): string {
+  const lines = COMMANDS.map((command) => [usageLine(command), command.summary]);
+  return `Switchboard ${VERSION} — a self-hosted AI gateway in one executable
 
 Usage:
-  switchboard [serve] [--config PATH] [--port N]   start the gateway (default command)
-  switchboard init [DIR]                           write gateway.config.ts, an example plugin and switchboard.d.ts
-  switchboard check [--config PATH]                validate the config and exit
-  switchboard tokens create --gateway ID [--name N] [--expires 30d|12h|90m|4w|DATE] [--json]
-                                                   make a gateway token; it is printed once
-  switchboard tokens list [--gateway ID] [--json]  list gateway tokens (never their secrets)
-  switchboard tokens revoke ID                     revoke a gateway token; it stops working at once
-  switchboard --version | --help
+${lines.map(([usage, summary]) => `  ${usage}\n      ${summary}`).join("\n")}
+  switchboard --version | --help | COMMAND --help
 
 Without --config, ./gateway.config.ts is used when present; otherwise a working default
 (one "default" gateway, logs in ./data/switchboard.db, port 8787).
-The tokens commands take --config PATH too; tokens live in the config's SQLite file, next to the logs.
+The tokens, stats and logs commands take --config PATH too: they read the config's SQLite file,
+and stats and logs only read it, so they are safe next to a running gateway.
 Environment: SWITCHBOARD_ADMIN_TOKEN sets server.adminToken when the config does not.`;
-
-const commands: Record<string, (args: ReturnType<typeof parseArgs>) => Promise<void>> = { serve, init, check, tokens };
-
-async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  if (args.flags.has("version")) return print(VERSION);
-  if (args.flags.has("help") || args.command === "help") return print(HELP);
-  const command = commands[args.command ?? "serve"];
-  if (!command) throw new UsageError(`unknown command "${args.command}"; commands: ${Object.keys(commands).join(", ")}`);
-  await command(args);
-  return 0;
 }
 
-function print(text: string): number {
-  console.log(text);
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseCommandLine(argv, COMMANDS, help);
+  if (parsed.kind === "version") console.log(VERSION);
+  else if (parsed.kind === "help") console.log(parsed.text);
+  else await parsed.command.run(parsed.args);
   return 0;
 }
 
@@ -45,8 +38,10 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
     if (error instanceof ConfigError) console.error(`Invalid config ${error.message}`);
-    else if (error instanceof UsageError) console.error(`${error.message}\n\n${HELP}`);
-    else console.error(error instanceof Error ? error.message : error);
+    else if (error instanceof UsageError) {
+      const usage = typeof error.usage === "string" ? error.usage : error.usage ? commandHelp(error.usage) : help();
+      console.error(`${error.message}\n\n${usage}`);
+    } else console.error(error instanceof Error ? error.message : error);
     process.exit(error instanceof UsageError ? 2 : 1);
   },
 );

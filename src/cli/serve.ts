@@ -4,14 +4,23 @@ import { consoleLogger } from "../server/logger.ts";
 import { guardProcess } from "../server/process-guard.ts";
 import { startGateway } from "../server/start.ts";
 import { VERSION } from "../version.ts";
-import { stringFlag, UsageError, type Args } from "./args.ts";
+import { stringFlag, UsageError, type Args, type Command } from "./args.ts";
+import { CONFIG_FLAG } from "./common.ts";
 
 /** `switchboard serve [--config PATH] [--port N]`: runs until SIGINT/SIGTERM, then stops gracefully. */
-export async function serve(args: Args): Promise<void> {
+export const serveCommand: Command = {
+  name: "serve",
+  synopsis: "[--config PATH] [--port N]",
+  summary: "start the gateway (the default command); SIGINT/SIGTERM stop it gracefully",
+  flags: { config: CONFIG_FLAG, port: { type: "string", value: "N", help: "listen on this port (0: any free one); default server.port" } },
+  run: serve,
+};
+
+async function serve(args: Args): Promise<void> {
   const config = await loadConfig(stringFlag(args, "config"));
   const portFlag = stringFlag(args, "port");
   const port = portFlag === undefined ? undefined : Number(portFlag);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a whole number from 0 to 65535; got "${portFlag}"`);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a whole number from 0 to 65535; got "${portFlag}"`, serveCommand);
   const logger = consoleLogger();
   const health = new GatewayHealth(logger);
   // Before start-up, so a plugin's setup is covered: from here on no stray rejection or throw ends the process.

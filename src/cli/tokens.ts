@@ -1,26 +1,45 @@
-import type { ResolvedConfig } from "../config/defaults.ts";
 import { loadConfig } from "../config/loader.ts";
 import { openDatabase } from "../store/sqlite/db.ts";
 import { SqliteTokenStore } from "../store/sqlite/tokens.ts";
 import { ExpiryError, parseExpiry, tokenStatus, type GatewayToken } from "../store/tokens.ts";
-import { stringFlag, UsageError, type Args } from "./args.ts";
+import { booleanFlag, stringFlag, UsageError, type Args, type Command } from "./args.ts";
+import { CONFIG_FLAG as CONFIG, JSON_FLAG, requireGateway } from "./common.ts";
+import { table as formatTable } from "./table.ts";
 
-const FLAGS: Record<string, string[]> = {
-  create: ["gateway", "name", "expires", "json", "config"],
-  list: ["gateway", "json", "config"],
-  revoke: ["config"],
-};
+/** `switchboard tokens create|list|revoke`: manage gateway tokens in the config's SQLite file. */
+export const tokenCommands: Command[] = [
+  {
+    name: "tokens create",
+    synopsis: "--gateway ID [--name N] [--expires 30d|12h|90m|4w|DATE] [--json] [--config PATH]",
+    summary: "make a gateway token; it is printed once (only its hash is stored)",
+    flags: {
+      gateway: { type: "string", value: "ID", help: "the gateway the token opens (required)" },
+      name: { type: "string", value: "N", help: "a label shown by tokens list" },
+      expires: { type: "string", value: "WHEN", help: "a duration (90m, 12h, 30d, 4w) or an ISO date; default never" },
+      json: JSON_FLAG,
+      config: CONFIG,
+    },
+    run: (args) => tokens("create", args),
+  },
+  {
+    name: "tokens list",
+    synopsis: "[--gateway ID] [--json] [--config PATH]",
+    summary: "list gateway tokens (never their secrets)",
+    flags: { gateway: { type: "string", value: "ID", help: "only this gateway's tokens" }, json: JSON_FLAG, config: CONFIG },
+    run: (args) => tokens("list", args),
+  },
+  {
+    name: "tokens revoke",
+    synopsis: "ID [--config PATH]",
+    summary: "revoke a gateway token; it stops working at once",
+    flags: { config: CONFIG },
+    positionals: { min: 1, max: 1, message: "tokens revoke takes exactly one token id, e.g. switchboard tokens revoke tok_01J…" },
+    run: (args) => tokens("revoke", args),
+  },
+];
 
-/** `switchboard tokens create|list|revoke`: manages gateway tokens in the config's SQLite file. */
-export async function tokens(args: Args): Promise<void> {
-  const [action, ...rest] = args.positional;
-  const allowed = FLAGS[action ?? ""];
-  if (!allowed) throw new UsageError(`tokens needs create, list or revoke${action ? `; got "${action}"` : ""}`);
-  const unknown = [...args.flags.keys()].filter((flag) => !allowed.includes(flag));
-  if (unknown.length > 0) throw new UsageError(`tokens ${action} does not take ${unknown.map((f) => `--${f}`).join(", ")}`);
-  if (action !== "revoke" && rest.length > 0) throw new UsageError(`tokens ${action} takes no positional argument; got "${rest[0]}"`);
-  if (action === "revoke" && rest.length !== 1) throw new UsageError(`tokens revoke takes exactly one token id, e.g. switchboard tokens revoke tok_01J…`);
-
+async function tokens(action: "create" | "list" | "revoke", args: Args): Promise<void> {
+  const rest = args.positional;
   // Validate everything the user typed before touching the database.
   const gatewayId = stringFlag(args, "gateway");
   const expires = stringFlag(args, "expires");
@@ -36,7 +55,7 @@ export async function tokens(args: Args): Promise<void> {
   const db = openDatabase(config.storage.sqlite);
   try {
     const store = new SqliteTokenStore(db);
-    const json = args.flags.has("json");
+    const json = booleanFlag(args, "json");
     if (action === "create") {
       const { token, info } = await store.create({ gatewayId: gatewayId!, name: name?.trim() || null, expiresAt });
       console.log(json ? JSON.stringify({ token, ...describe(info) }) : created(token, info));
@@ -59,12 +78,6 @@ function readExpiry(text: string): number {
     if (error instanceof ExpiryError) throw new UsageError(`--expires: ${error.message}`);
     throw error;
   }
-}
-
-function requireGateway(config: ResolvedConfig, id: string): void {
-  if (config.gateways.has(id)) return;
-  const source = config.configPath ?? "the built-in default config";
-  throw new Error(`Gateway "${id}" is not in ${source}; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
 }
 
 const iso = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString());
@@ -97,6 +110,5 @@ function table(list: GatewayToken[]): string {
   for (const token of list) {
     rows.push([token.id, token.gatewayId, token.name ?? "-", iso(token.createdAt), iso(token.expiresAt), tokenStatus(token)]);
   }
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd()).join("\n");
+  return formatTable(rows);
 }
