@@ -6,13 +6,26 @@ import { buildRecord } from "./build-record.ts";
 import type { RequestRecord } from "./record.ts";
 import type { Logger, Plugin } from "./types.ts";
 
+/** A built-in consumer of every record that is not a plugin (metrics, tracing): no `handle`, never in the chain. */
+export interface RecordObserver {
+  /** Named when its `onComplete` fails. */
+  name: string;
+  /** Runs off the request path, before the plugins' `onComplete`, so it sees the record as built. Keep it cheap and synchronous. */
+  onComplete(record: RequestRecord, ctx: RequestContext): void;
+}
+
+export interface PipelineOptions extends ComposeOptions {
+  /** Always handed each record, even when no plugin has an `onComplete`. @default [] */
+  observers?: readonly RecordObserver[];
+}
+
 /**
  * The request path shared by every transport: chain → terminal → delivery → record → onComplete.
  * It also counts requests in flight so a graceful stop can wait for them.
  */
 export class Pipeline {
   readonly #chain: Chain;
-  readonly #completers: Plugin[];
+  readonly #completers: (RecordObserver | Plugin)[];
   /** Requests between `run` and the end of their record, so a stop can wait for them or end them. */
   readonly #live = new Set<RequestContext>();
   #idle: PromiseWithResolvers<void> | null = null;
@@ -23,10 +36,10 @@ export class Pipeline {
     readonly plugins: readonly Plugin[],
     private readonly terminal: Terminal,
     private readonly logger: Logger,
-    options: ComposeOptions = {},
+    options: PipelineOptions = {},
   ) {
     this.#chain = compose(plugins, options);
-    this.#completers = plugins.filter((plugin) => typeof plugin.onComplete === "function");
+    this.#completers = [...(options.observers ?? []), ...plugins.filter((plugin) => typeof plugin.onComplete === "function")];
   }
 
   async run(ctx: RequestContext): Promise<Response> {

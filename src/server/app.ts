@@ -2,6 +2,8 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { ErrorCode, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { adminApi } from "./admin/index.ts";
+import { metricsEndpoint } from "./metrics/route.ts";
+import type { RequestMetrics } from "./metrics/registry.ts";
 import { providerProxy, refused } from "./proxy.ts";
 import type { Runtime } from "./runtime.ts";
 import { requestPath } from "./target.ts";
@@ -26,7 +28,7 @@ const served: ReadonlySet<string> = new Set(PROVIDER_METHODS);
  * route measures within noise of it — see docs/benchmarks.md). Everything else — admin API,
  * health, the 404 envelope — is ordinary Elysia.
  */
-export function createApp(runtime: Runtime) {
+export function createApp(runtime: Runtime, metrics: RequestMetrics | null = null) {
   const proxy = providerProxy(runtime);
   const upgrade = webSocketUpgrade(runtime, { universal: universalSession(runtime), realtime: realtimeSession(runtime) });
   const toProxy = (request: Request, server: Server<SocketData>) => proxy(request, server.requestIP(request)?.address ?? null);
@@ -59,7 +61,11 @@ export function createApp(runtime: Runtime) {
       return refused(toGatewayError(error), headers);
     })
     // 200 even when degraded: a gateway whose disk is full still answers requests, and a load balancer must not pull it.
-    .get("/health", () => runtime.handle.health.snapshot());
+    .get("/health", () => runtime.handle.health.snapshot())
+    .get(
+      "/metrics",
+      metricsEndpoint({ access: runtime.handle.config.server.metrics, adminToken: runtime.handle.config.server.adminToken, metrics, inFlight: () => runtime.pipeline.inFlight }),
+    );
 }
 
 function describe(error: unknown): string {

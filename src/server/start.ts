@@ -10,6 +10,8 @@ import { BodyBudget } from "./body.ts";
 import { OpenSockets, websocketHandlers } from "./ws/session.ts";
 import { GatewayHealth } from "./health.ts";
 import { consoleLogger } from "./logger.ts";
+import { RequestMetrics } from "./metrics/registry.ts";
+import { SpanExporter } from "./otel/exporter.ts";
 
 export interface StartOptions {
   config: ResolvedConfig;
@@ -51,15 +53,18 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     }
   }
   const { server: settings } = config;
+  const metrics = settings.metrics === "off" ? null : new RequestMetrics({ gateways: config.gateways.keys() });
+  const otel = settings.otel ? new SpanExporter(settings.otel, health) : null;
   const pipeline = new Pipeline(plugins, upstreamAttempt(providers, config), logger, {
     timeoutOf: (plugin) => settings.pluginTimeouts[plugin.name] ?? plugin.timeout ?? settings.pluginTimeout,
+    observers: [metrics?.observer, otel?.observer].filter((observer) => observer !== undefined),
   });
   const bodies = {
     limits: { maxBytes: settings.maxBodyBytes, minRate: settings.minBodyRate, rateWindowMs: settings.bodyRateWindow },
     budget: new BodyBudget(settings.bodyMemoryBytes),
   };
   const sockets = new OpenSockets();
-  const app = createApp({ handle, pipeline, bodies, sockets });
+  const app = createApp({ handle, pipeline, bodies, sockets }, metrics);
   app.listen({
     hostname: config.server.hostname,
     port: options.port ?? config.server.port,
@@ -96,6 +101,11 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
           } catch (error) {
             logger.error(`plugin "${plugin.name}" failed to close`, error);
           }
+        }
+        try {
+          await otel?.close();
+        } catch (error) {
+          logger.error("could not send the last spans", error);
         }
         await storage.close();
         server.stop(true);
