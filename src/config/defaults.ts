@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import type { ConfigInput, GatewayConfig, ProviderConfig, RouteConfig } from "./schema.ts";
 import type { Plugin } from "../pipeline/types.ts";
+import type { Price } from "../providers/prices.ts";
 
 export interface ResolvedLogs {
   collect: boolean;
@@ -22,6 +23,8 @@ export interface ResolvedGateway {
   retry: ResolvedRetry;
   /** The circuit breaker of each target, in ms. */
   breaker: { failures: number; windowMs: number; cooldownMs: number };
+  /** The config's top-level `prices`, which every gateway prices its requests with (over the built-in table). */
+  prices?: Record<string, Price>;
   raw: GatewayConfig;
 }
 
@@ -49,6 +52,10 @@ export interface ResolvedConfig {
     pluginTimeouts: Record<string, number>;
     drainTimeout: number;
     websocket: { maxFrameBytes: number; maxInFlight: number; idleTimeout: number; maxBufferedBytes: number };
+    /** Who may read `GET /metrics`; `"off"` counts nothing. */
+    metrics: "admin" | "public" | "off";
+    /** OTLP/HTTP span export with its defaults filled in; null when off. */
+    otel: { endpoint: string; headers: Record<string, string>; batchSize: number; intervalMs: number } | null;
   };
   storage: { sqlite: string };
   providers: Record<string, ProviderConfig>;
@@ -79,6 +86,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export interface GatewayDefaults {
   requestTimeout: number;
   streamIdleTimeout: number;
+  prices?: Record<string, Price>;
 }
 
 export function resolveGateway(
@@ -92,6 +100,7 @@ export function resolveGateway(
   return {
     id,
     raw,
+    prices: defaults.prices,
     requestTimeout: raw.requestTimeout ?? defaults.requestTimeout,
     streamIdleTimeout: raw.streamIdleTimeout ?? defaults.streamIdleTimeout,
     retry: {
@@ -121,7 +130,9 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
   const server = input.server ?? {};
   const requestTimeout = server.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const streamIdleTimeout = server.streamIdleTimeout ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
-  const defaults = { requestTimeout, streamIdleTimeout };
+  // An empty table is no table: priceFor keeps its cached built-in path.
+  const prices = input.prices && Object.keys(input.prices).length > 0 ? input.prices : undefined;
+  const defaults = { requestTimeout, streamIdleTimeout, prices };
   const gateways = new Map<string, ResolvedGateway>();
   gateways.set("default", resolveGateway("default", {}, defaults));
   for (const [id, raw] of Object.entries(input.gateways ?? {})) gateways.set(id, resolveGateway(id, raw, defaults));
@@ -147,6 +158,10 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
         idleTimeout: server.websocket?.idleTimeout ?? 120,
         maxBufferedBytes: server.websocket?.maxBufferedBytes ?? 8 * 1024 * 1024,
       },
+      metrics: server.metrics ?? "admin",
+      otel: server.otel
+        ? { endpoint: server.otel.endpoint, headers: server.otel.headers ?? {}, batchSize: server.otel.batchSize ?? 512, intervalMs: server.otel.intervalMs ?? 5000 }
+        : null,
     },
     storage: { sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite) },
     providers: input.providers ?? {},

@@ -147,10 +147,29 @@ export const RouteSchema = Strict({
   seed: Type.Optional(Type.Integer()),
 });
 
+export const OtelSchema = Strict({
+  /** Collector base URL; spans are POSTed to `{endpoint}/v1/traces`, e.g. `"http://localhost:4318"`. */
+  endpoint: Type.String({ pattern: "^https?://" }),
+  /** Headers sent with every export (a collector's API key). Never logged. */
+  headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  /** Spans per POST; a full batch is sent at once. @default 512 */
+  batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  /** ms between exports of a batch that is not full. @default 5000 */
+  intervalMs: Type.Optional(Type.Integer({ minimum: 10 })),
+});
+
 export const PluginObjectSchema = Type.Object(
   { name: Type.String({ minLength: 1 }) },
   { additionalProperties: true, description: "a plugin made with definePlugin()" },
 );
+
+/** A model's price in USD per million tokens; `cacheRead` / `cacheWrite` default to `input`. */
+export const PriceSchema = Strict({
+  input: Type.Number({ minimum: 0 }),
+  output: Type.Number({ minimum: 0 }),
+  cacheRead: Type.Optional(Type.Number({ minimum: 0 })),
+  cacheWrite: Type.Optional(Type.Number({ minimum: 0 })),
+});
 
 export const ConfigSchema = Strict({
   /** When set, `/v1/{account}/…` must match it. */
@@ -194,6 +213,13 @@ export const ConfigSchema = Strict({
       ),
       /** On SIGTERM/SIGINT, how long requests in flight (streams included) may run before they are ended and recorded as aborted by shutdown, in ms. @default 30000 */
       drainTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
+      /**
+       * Who may read `GET /metrics` (Prometheus text format): `"admin"` needs `Authorization: Bearer <server.adminToken>`,
+       * `"public"` is open to anyone, `"off"` answers 403 and counts nothing. @default "admin"
+       */
+      metrics: Type.Optional(Type.Union([Type.Literal("admin"), Type.Literal("public"), Type.Literal("off")])),
+      /** Export one OpenTelemetry span per request over OTLP/HTTP JSON. @default off */
+      otel: Type.Optional(OtelSchema),
     }),
   ),
   storage: Type.Optional(
@@ -206,6 +232,12 @@ export const ConfigSchema = Strict({
   /** Model routes for the compat endpoint (`model: "dynamic/<name>"`), by name. */
   routes: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$" }), RouteSchema)),
   gateways: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }), GatewaySchema)),
+  /**
+   * Prices that add to or win over the built-in table, USD per million tokens, keyed `provider/model`
+   * or `model` (a dated snapshot matches its base id by prefix). `cf-aig-custom-cost` still wins; cache hits cost 0.
+   * @example prices: { "openai/gpt-4o": { input: 2.5, output: 10, cacheRead: 1.25 }, "my-finetune": { input: 1, output: 2 } }
+   */
+  prices: Type.Optional(Type.Record(Type.String({ minLength: 1 }), PriceSchema)),
   /** The ordered plugin chain: built-in names or plugin objects. */
   plugins: Type.Optional(Type.Array(Type.Union([Type.String(), PluginObjectSchema]))),
 });
@@ -220,5 +252,6 @@ export type ProviderConfig = Static<typeof ProviderSchema>;
 export type RouteCondition = Static<typeof RouteConditionSchema>;
 export type RouteTarget = Static<typeof RouteTargetSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;
+export type OtelConfig = Static<typeof OtelSchema>;
 /** What a user writes in gateway.config.ts (plugin objects are typed precisely in the SDK). */
 export type ConfigInput = Static<typeof ConfigSchema>;

@@ -96,6 +96,6 @@ function priceRequest(ctx: RequestContext, usage: Usage): { cost: number | null;
     }
   }
   const model = ctx.model ?? usage.model ?? null;
-  const price = model ? priceFor(ctx.provider, model) : null;
+  const price = model ? priceFor(ctx.provider, model, ctx.gateway.prices) : null;
   return { cost: price ? costOf(usage, price) : null, custom: false };
 }

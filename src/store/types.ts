@@ -81,6 +81,56 @@ export interface LogDeleteOptions {
   direction?: "asc" | "desc";
 }
 
+/** Width of one `series` entry of the analytics API. */
+export type AnalyticsBucket = "minute" | "hour" | "day";
+
+/** What `LogStore.analytics` aggregates: logs with `startMs <= created_at < endMs`. */
+export interface AnalyticsQuery {
+  startMs: number;
+  endMs: number;
+  bucket: AnalyticsBucket;
+  /** `"provider"`, `"model"` or `"metadata.<key>"`; no `groups` without it. */
+  groupBy?: "provider" | "model" | `metadata.${string}`;
+}
+
+/** Request counters of a range. `cost` counts cache hits at 0; percentiles of `duration` are null without requests. */
+export interface AnalyticsCounters {
+  requests: number;
+  /** Logs with `success: false`. */
+  errors: number;
+  /** Cache hits. */
+  cached: number;
+  tokens_in: number;
+  tokens_out: number;
+  /** USD. */
+  cost: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** One `groups` entry; `key` is null for logs without the grouped value (no model, no such metadata key). */
+export interface AnalyticsGroup {
+  key: string | null;
+  requests: number;
+  errors: number;
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+}
+
+/** The analytics API's `result`. */
+export interface Analytics {
+  start: string;
+  end: string;
+  bucket: AnalyticsBucket;
+  totals: AnalyticsCounters;
+  /** Every bucket of the range, empty ones included, oldest first; `start` is the bucket's UTC start. */
+  series: (AnalyticsCounters & { start: string })[];
+  /** By `groupBy`, most requests first. */
+  groups?: AnalyticsGroup[];
+}
+
 export interface RetentionPolicy {
   maxRows?: number;
   maxAgeDays?: number;
@@ -105,5 +155,7 @@ export interface LogStore {
   delete(gatewayId: string, filters: LogFilter[], options?: LogDeleteOptions): Promise<number>;
   /** Applies retention for one gateway: oldest rows first. Returns how many were deleted. */
   prune(gatewayId: string, policy: RetentionPolicy): Promise<number>;
+  /** Totals, a time series and optional groups of the gateway's logs in a time range (the analytics API). */
+  analytics(gatewayId: string, query: AnalyticsQuery): Promise<Analytics>;
   close(): Promise<void>;
 }

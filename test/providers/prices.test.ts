@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Usage } from "../../src/pipeline/record.ts";
+import { resolveConfig } from "../../src/config/defaults.ts";
 import { costOf, parseCustomCost, priceFor } from "../../src/providers/prices.ts";
 
 const usage = (tokensIn: number | null, tokensOut: number | null, cacheReadTokens = 0, cacheWriteTokens = 0): Usage => ({
@@ -152,5 +153,45 @@ describe("parseCustomCost", () => {
       'cf-aig-custom-cost: per_token_in must be a non-negative number of USD per token, got "0.1"',
       "cf-aig-custom-cost: per_cache_read_token must be a non-negative number of USD per token, got null",
     ]);
+  });
+});
+
+describe("prices from the config", () => {
+  test("the top-level prices reach every gateway and win over the built-in table", () => {
+    const config = resolveConfig(
+      { gateways: { prod: {} }, prices: { "openai/gpt-4o": { input: 1, output: 2, cacheRead: 0.5 }, "my-finetune": { input: 3, output: 4 } } },
+      null,
+    );
+    const prices = config.gateways.get("prod")!.prices;
+    expect(config.gateways.get("default")!.prices).toBe(prices);
+    expect({
+      override: priceFor("openai", "gpt-4o-2024-08-06", prices),
+      elsewhere: priceFor("azure-openai", "gpt-4o", prices),
+      own: priceFor("workers-ai", "my-finetune", prices),
+      builtIn: priceFor("anthropic", "claude-haiku-4-5", prices),
+    }).toEqual({
+      override: { input: 1, output: 2, cacheRead: 0.5 },
+      elsewhere: { input: 1, output: 2, cacheRead: 0.5 },
+      own: { input: 3, output: 4 },
+      builtIn: { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
+    });
+  });
+
+  test("no prices in the config: the built-in table alone", () => {
+    expect(resolveConfig({}, null).gateways.get("default")!.prices).toBeUndefined();
+  });
+
+  test("newer built-in models", () => {
+    expect({
+      groq: priceFor("groq", "meta-llama/llama-4-scout-17b-16e-instruct"),
+      mistral: priceFor("mistral", "magistral-medium-2509"),
+      gemini: priceFor("google-ai-studio", "gemini-1.5-flash-002"),
+      xai: priceFor("grok", "grok-2-1212"),
+    }).toEqual({
+      groq: { input: 0.11, output: 0.34 },
+      mistral: { input: 2, output: 5 },
+      gemini: { input: 0.075, output: 0.3 },
+      xai: { input: 2, output: 10 },
+    });
   });
 });

@@ -110,12 +110,27 @@ export const CONFIG_TYPES = `  export type MetadataValue = string | number | boo
         /** @default 8388608 */
         maxBufferedBytes?: number;
       };
+      /** Who may read GET /metrics (Prometheus): "admin" needs the admin token, "public" is open, "off" counts nothing. @default "admin" */
+      metrics?: "admin" | "public" | "off";
+      /** One OpenTelemetry span per request over OTLP/HTTP JSON to {endpoint}/v1/traces. @default off */
+      otel?: {
+        /** Collector base URL, e.g. "http://localhost:4318". */
+        endpoint: string;
+        /** Sent with every export (a collector's API key); never logged. */
+        headers?: Record<string, string>;
+        /** Spans per POST. @default 512 */
+        batchSize?: number;
+        /** ms between exports of a batch that is not full. @default 5000 */
+        intervalMs?: number;
+      };
     };
     storage?: { sqlite?: string };
     providers?: Record<string, ProviderConfig>;
     /** Model routes for the compat endpoint, by name. */
     routes?: Record<string, RouteConfig>;
     gateways?: Record<string, GatewayConfig>;
+    /** USD per million tokens, keyed "provider/model" or "model"; win over the built-in prices. cacheRead / cacheWrite default to input. */
+    prices?: Record<string, { input: number; output: number; cacheRead?: number; cacheWrite?: number }>;
     plugins?: (BuiltInPluginName | Plugin)[];
   }
 `;

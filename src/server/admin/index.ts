@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
 import type { GatewayHandle } from "../../pipeline/types.ts";
 import { requestPath } from "../target.ts";
+import { analyticsRoutes } from "./analytics.ts";
 import { adminAuthorizer } from "./auth.ts";
 import { breakerRoutes } from "./breakers.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
@@ -16,7 +17,7 @@ const searchParams = (request: Request) => new URLSearchParams(requestPath(reque
 
 /**
  * The admin API: Cloudflare's AI Gateway management endpoints for gateways (read-only: they live in
- * the config), logs (list, get, bodies, feedback, delete), gateway tokens (list, create, revoke) and, Switchboard's
+ * the config), logs (list, get, bodies, feedback, delete), analytics (totals, series, groups), gateway tokens (list, create, revoke) and, Switchboard's
  * own, the circuit breakers of a gateway's targets (list). Every route needs
  * `Authorization: Bearer <server.adminToken>`; answers use the V4 envelope, errors included.
  *
@@ -28,6 +29,7 @@ export function adminApi(gw: GatewayHandle) {
   const authorize = adminAuthorizer(gw.config.server.adminToken);
   const gateways = gatewayRoutes(gw.config);
   const logs = logRoutes(gw.stores.logs);
+  const analytics = analyticsRoutes(gw.stores.logs);
   const tokens = tokenRoutes(gw.stores.tokens);
   const breakers = breakerRoutes(gw.stores.breakers);
 
@@ -61,6 +63,7 @@ export function adminApi(gw: GatewayHandle) {
         // Read the body ourselves so malformed JSON is our 400 with a clear message, not a framework error.
         { parse: "none" },
       )
+      .get("/gateways/:gateway/analytics", ({ params, request }) => analytics.get(requireGateway(gw.config, params.gateway).id, searchParams(request)))
       .get("/gateways/:gateway/tokens", ({ params }) => tokens.list(requireGateway(gw.config, params.gateway).id))
       .post(
         "/gateways/:gateway/tokens",

@@ -2,8 +2,9 @@ import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { RequestRecord } from "../../pipeline/record.ts";
 import type { Health, Logger } from "../../pipeline/types.ts";
 import { GatewayHealth } from "../../server/health.ts";
-import type { LogDeleteOptions, LogDetail, LogFilter, LogPatch, LogQuery, LogRow, LogStore, RetentionPolicy } from "../types.ts";
+import type { Analytics, AnalyticsQuery, LogDeleteOptions, LogDetail, LogFilter, LogPatch, LogQuery, LogRow, LogStore, RetentionPolicy } from "../types.ts";
 import { migrate } from "./db.ts";
+import { logAnalytics } from "./log-analytics.ts";
 import { LOG_MIGRATIONS, ROW_COLUMNS, toLogDetail, toLogRow, type StoredLog, type StoredLogDetail } from "./log-rows.ts";
 import { orderSql, whereSql } from "./log-sql.ts";
 import { BatchBuilder } from "./log-messages.ts";
@@ -177,6 +178,11 @@ export class SqliteLogStore implements LogStore {
     const order = orderSql(options.orderBy ?? "created_at", options.direction ?? "asc");
     const sql = `DELETE FROM logs WHERE id IN (SELECT logs.id FROM logs WHERE ${where.sql} ${order} LIMIT ?)`;
     return this.write({ kind: "exec", sql, params: [...where.params, options.limit] });
+  }
+
+  async analytics(gatewayId: string, query: AnalyticsQuery): Promise<Analytics> {
+    await this.flush();
+    return logAnalytics(this.db, gatewayId, query);
   }
 
   prune(gatewayId: string, policy: RetentionPolicy): Promise<number> {

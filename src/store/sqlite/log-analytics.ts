@@ -1,0 +1,166 @@
+import type { Database, SQLQueryBindings } from "bun:sqlite";
+import type { Analytics, AnalyticsBucket, AnalyticsCounters, AnalyticsGroup, AnalyticsQuery } from "../types.ts";
+
+export const BUCKET_MS: Record<AnalyticsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** Most `series` entries one query may ask for (a day of minutes, five years of days). */
+export const MAX_BUCKETS = 2000;
+
+// Every column these read is in the `logs_analytics` covering index: the range is one index scan, no table rows.
+const RANGE = "gateway_id = ? AND created_at >= ? AND created_at < ?";
+const SUMS = `COUNT(*) AS requests, COALESCE(SUM(success = 0), 0) AS errors, COALESCE(SUM(tokens_in), 0) AS tokens_in,
+  COALESCE(SUM(tokens_out), 0) AS tokens_out, TOTAL(CASE WHEN cached = 1 THEN 0 ELSE cost END) AS cost`;
+const BUCKET_SQL = `SELECT ${SUMS}, COALESCE(SUM(cached), 0) AS cached FROM logs WHERE ${RANGE}`;
+const DURATIONS_SQL = `SELECT duration FROM logs WHERE ${RANGE}`;
+
+type Sums = Omit<AnalyticsCounters, "p50_ms" | "p95_ms" | "p99_ms">;
+
+/** Durations up to this many ms are counted in an array slot each; longer ones are kept and sorted. */
+const HISTOGRAM_MS = 65_536;
+
+/**
+ * Exact nearest-rank percentiles of durations (ms): the smallest duration with at least p% of the
+ * logs at or under it. Durations are whole ms, so a counting array (one slot per ms up to ~65 s)
+ * answers in one pass; the rare longer ones are sorted apart.
+ */
+class DurationCounts {
+  private readonly slots = new Uint32Array(HISTOGRAM_MS);
+  private readonly long: number[] = [];
+  count = 0;
+
+  add(ms: number): void {
+    this.count++;
+    if (ms < HISTOGRAM_MS) this.slots[ms < 0 ? 0 : ms]++;
+    else this.long.push(ms);
+  }
+
+  /** `[p50, p95, p99]`, nulls without durations. */
+  percentiles(): [number | null, number | null, number | null] {
+    if (this.count === 0) return [null, null, null];
+    const ranks = [0.5, 0.95, 0.99].map((p) => Math.max(1, Math.ceil(p * this.count)));
+    const found: number[] = [];
+    let seen = 0;
+    for (let ms = 0; ms < HISTOGRAM_MS && found.length < ranks.length; ms++) {
+      seen += this.slots[ms];
+      while (found.length < ranks.length && seen >= ranks[found.length]) found.push(ms);
+    }
+    if (found.length < ranks.length) {
+      this.long.sort((a, b) => a - b);
+      const below = this.count - this.long.length;
+      while (found.length < ranks.length) found.push(this.long[ranks[found.length] - below - 1]);
+    }
+    return [found[0], found[1], found[2]];
+  }
+}
+
+/** Nearest-rank percentiles of one bucket: small, so a sorted typed array is cheaper than 64K slots. */
+function bucketPercentiles(durations: Int32Array): [number | null, number | null, number | null] {
+  if (durations.length === 0) return [null, null, null];
+  durations.sort();
+  const at = (p: number) => durations[Math.max(1, Math.ceil(p * durations.length)) - 1];
+  return [at(0.5), at(0.95), at(0.99)];
+}
+
+const round = (usd: number) => Math.round(usd * 1e10) / 1e10;
+
+/**
+ * The analytics of one gateway over `[startMs, endMs)`.
+ *
+ * Method (measured in bench/analytics.ts, docs/benchmarks.md): the totals and series are one
+ * aggregate query per bucket over the `logs_analytics` covering index, not one `GROUP BY bucket`:
+ * every bucket is a contiguous index range, so each query is a seek and a scan with no sorter, where
+ * `GROUP BY` would sort every row of the range first (about 3× slower over a million rows).
+ * Percentiles are exact: each bucket's durations are read (same index) into a typed array and sorted,
+ * and the totals' come from a counting array over all of them; nothing sorts strings or objects in JS.
+ * With `groupBy`, a `GROUP BY` per slice of at most an hour replaces the bucket query (its groups sum
+ * to the bucket), merged in JS: many small sorts are cheaper than one over the range. Provider and
+ * model come from the index; a metadata key needs the table rows and `json_extract`, the slowest case.
+ */
+export function logAnalytics(db: Database, gatewayId: string, query: AnalyticsQuery): Analytics {
+  const size = BUCKET_MS[query.bucket];
+  const sums = db.query<Sums, SQLQueryBindings[]>(BUCKET_SQL);
+  const durationsOf = db.query<[number], SQLQueryBindings[]>(DURATIONS_SQL);
+  const all = new DurationCounts();
+  const totals: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
+  const series: Analytics["series"] = [];
+  const grouped = query.groupBy ? new Groups(db, gatewayId, query.groupBy) : null;
+  for (let bucketStart = Math.floor(query.startMs / size) * size; bucketStart < query.endMs; bucketStart += size) {
+    const from = Math.max(bucketStart, query.startMs);
+    const to = Math.min(bucketStart + size, query.endMs);
+    const row = grouped ? grouped.sums(from, to) : sums.get(gatewayId, from, to)!;
+    let p: [number | null, number | null, number | null] = [null, null, null];
+    if (row.requests > 0) {
+      const rows = durationsOf.values(gatewayId, from, to);
+      const durations = new Int32Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const ms = rows[i][0] as number;
+        durations[i] = ms;
+        all.add(ms);
+      }
+      p = bucketPercentiles(durations);
+    }
+    for (const key of ["requests", "errors", "cached", "tokens_in", "tokens_out", "cost"] as const) totals[key] += row[key];
+    series.push({ start: new Date(bucketStart).toISOString(), ...row, cost: round(row.cost), p50_ms: p[0], p95_ms: p[1], p99_ms: p[2] });
+  }
+  const [p50, p95, p99] = all.percentiles();
+  const result: Analytics = {
+    start: new Date(query.startMs).toISOString(),
+    end: new Date(query.endMs).toISOString(),
+    bucket: query.bucket,
+    totals: { ...totals, cost: round(totals.cost), p50_ms: p50, p95_ms: p95, p99_ms: p99 },
+    series,
+  };
+  if (grouped) result.groups = grouped.result();
+  return result;
+}
+
+/** Groups are summed per slice of at most an hour: sorting many small slices beats one sort of the range. */
+const GROUP_SLICE_MS = 3_600_000;
+
+/**
+ * `GROUP BY provider | model | metadata key`, run per slice of the range and merged here. When grouping,
+ * these queries also give each bucket's sums (the sum of its groups), so the range is read once.
+ */
+class Groups {
+  private readonly statement;
+  private readonly params: SQLQueryBindings[];
+  private readonly byKey = new Map<string | number | null, Omit<AnalyticsGroup, "key">>();
+
+  constructor(
+    db: Database,
+    private readonly gatewayId: string,
+    groupBy: NonNullable<AnalyticsQuery["groupBy"]>,
+  ) {
+    const metadataKey = groupBy.startsWith("metadata.") ? groupBy.slice("metadata.".length) : null;
+    // The key is bound as a JSON path, never spliced into the SQL; the API checks its characters too.
+    const key = metadataKey === null ? groupBy : "json_extract(metadata, ?)";
+    this.params = metadataKey === null ? [] : [`$."${metadataKey}"`];
+    this.statement = db.query<Omit<AnalyticsGroup, "key"> & { key: string | number | null; cached: number }, SQLQueryBindings[]>(
+      `SELECT ${key} AS key, ${SUMS}, COALESCE(SUM(cached), 0) AS cached FROM logs WHERE ${RANGE} GROUP BY 1`,
+    );
+  }
+
+  /** Adds `[from, to)` to the groups; returns its sums. */
+  sums(from: number, to: number): Sums {
+    const total: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
+    for (let sliceStart = from; sliceStart < to; sliceStart += GROUP_SLICE_MS) {
+      for (const { key, cached, ...row } of this.statement.all(...this.params, this.gatewayId, sliceStart, Math.min(to, sliceStart + GROUP_SLICE_MS))) {
+        total.cached += cached;
+        let group = this.byKey.get(key);
+        if (!group) this.byKey.set(key, (group = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0, cost: 0 }));
+        for (const field of ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const) {
+          group[field] += row[field];
+          total[field] += row[field];
+        }
+      }
+    }
+    return total;
+  }
+
+  /** Most requests first, then by key. */
+  result(): AnalyticsGroup[] {
+    return [...this.byKey]
+      .map(([key, g]) => ({ key: key === null ? null : String(key), ...g, cost: round(g.cost) }))
+      .sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
+  }
+}
