@@ -139,7 +139,8 @@ describe("the path selects the provider and the upstream URL", () => {
   test("a path outside every route is a 404 envelope", async () => {
     await using t = await gatewayWithMock();
 
-    for (const [method, path] of [["GET", "/"], ["GET", "/nope"], ["POST", "/v2/local/default/openai/chat/completions"]]) {
+    // GET / is the dashboard (test/dashboard.test.ts).
+    for (const [method, path] of [["GET", "/index.html"], ["GET", "/nope"], ["POST", "/v2/local/default/openai/chat/completions"]]) {
       const res = await fetch(`${t.gw.url}${path}`, { method, body: method === "POST" ? "{}" : undefined });
       expect(await expectGatewayError(res, 404, ErrorCode.NotFound)).toContain(path);
     }

@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { ErrorCode, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { adminApi } from "./admin/index.ts";
+import { dashboard } from "./dashboard/index.ts";
 import { metricsEndpoint } from "./metrics/route.ts";
 import type { RequestMetrics } from "./metrics/registry.ts";
 import { providerProxy, refused } from "./proxy.ts";
@@ -60,6 +61,8 @@ export function createApp(runtime: Runtime, metrics: RequestMetrics | null = nul
       runtime.handle.logger.error(`unhandled error on ${method} ${path}: ${describe(error)}`);
       return refused(toGatewayError(error), headers);
     })
+    // The dashboard (GET / and /dashboard/*): a page over the admin API, holding no secret.
+    .use(dashboard({ accountId: runtime.handle.config.accountId }))
     // 200 even when degraded: a gateway whose disk is full still answers requests, and a load balancer must not pull it.
     .get("/health", () => runtime.handle.health.snapshot())
     .get(

@@ -61,7 +61,7 @@ describe("the path is read from the request-target, whatever the Host header say
     ["HTTP/1.0 without Host", `GET /nope?key=sk-query HTTP/1.0\r\n\r\n`],
     ["Host: [bad", raw("GET /nope?key=sk-query HTTP/1.1", "Host: [bad")],
     ["Host: h:abc", raw("GET /nope HTTP/1.1", "Host: h:abc")],
-    ["an absolute-form target without a path", raw("GET http://evil.example HTTP/1.1", "Host: gw")],
+    ["an absolute-form target with an unknown path", raw("GET http://evil.example/nope?key=sk-query HTTP/1.1", "Host: gw")],
   ])("an unknown route with %s is the 404 envelope", async (_, request) => {
     await using t = await gatewayWithMock();
 
@@ -70,6 +70,16 @@ describe("the path is read from the request-target, whatever the Host header say
     expect(await expectGatewayError(answer.response(), 404, ErrorCode.NotFound)).not.toContain("sk-query");
     expect(received(t)).toEqual([]);
     await stillServing(t.gw.url);
+  });
+
+  test("an absolute-form target without a path is the gateway's own `/` (the dashboard), never another host", async () => {
+    await using t = await gatewayWithMock();
+
+    const answer = await rawHttp(t.gw.url, raw("GET http://evil.example HTTP/1.1", "Host: gw"));
+
+    expect(answer.statusLine).toStartWith("HTTP/1.1 200");
+    expect(answer.headers["content-type"]).toContain("text/html");
+    expect(received(t)).toEqual([]);
   });
 
   test("dot segments that climb out of /v1/ are a 404, not a shifted path", async () => {
