@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { booleanFlag, type Args, type Command } from "./args.ts";
-import { CONFIG_TEMPLATE, PLUGIN_TEMPLATE, TSCONFIG_TEMPLATE } from "./templates/config.ts";
+import { CONFIG_TEMPLATE, MODERATION_PLUGIN_TEMPLATE, PLUGIN_TEMPLATE, TSCONFIG_TEMPLATE } from "./templates/config.ts";
 import { SDK_DTS } from "./templates/sdk-dts.ts";
 
 const FILES: [path: string, text: string][] = [
   ["gateway.config.ts", CONFIG_TEMPLATE],
   ["plugins/require-user.ts", PLUGIN_TEMPLATE],
+  ["plugins/moderate.ts", MODERATION_PLUGIN_TEMPLATE],
   ["switchboard.d.ts", SDK_DTS],
   ["tsconfig.json", TSCONFIG_TEMPLATE],
 ];

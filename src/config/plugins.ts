@@ -2,9 +2,11 @@ import type { Plugin } from "../pipeline/types.ts";
 import { DEFAULT_PLUGINS } from "./defaults.ts";
 
 const HOOKS = ["setup", "handle", "onComplete", "close"] as const;
+/** Built-ins a config may name that are not in the default chain. */
+export const OPT_IN_PLUGINS = ["guardrails"] as const;
 
 /** Checks the `plugins` array beyond what the schema can say: known names, callable hooks, unique names. */
-export function validatePlugins(plugins: unknown[] | undefined, known: readonly string[] = DEFAULT_PLUGINS): string[] {
+export function validatePlugins(plugins: unknown[] | undefined, known: readonly string[] = [...DEFAULT_PLUGINS, ...OPT_IN_PLUGINS]): string[] {
   if (!plugins) return [];
   const problems: string[] = [];
   const seen = new Set<string>();

@@ -43,6 +43,9 @@ export default defineConfig({
   // routes: { support: { strategy: "fallback", targets: [{ model: "anthropic/claude-sonnet-4-5" }, { model: "openai/gpt-4o-mini" }] } },
 
   // The ordered plugin chain: built-ins by name, your own plugins as objects.
+  // plugins/moderate.ts asks an external moderation service about each prompt: import it like
+  // requireUser and add it after "metadata" (set MODERATION_URL). "guardrails" (regex, keyword, e-mail,
+  // card, IBAN, phone and API-key rules per gateway) goes after "metadata", before "cache".
   plugins: ["auth", "metadata", "cache", "rate-limit", "fallback", "logging", requireUser],
 });
 `;
@@ -66,6 +69,34 @@ export default definePlugin({
   onComplete(record) {
     // Runs after the answer was delivered; never delays the client.
     if (!record.success) console.error(\`\${record.provider} \${record.model ?? ""} → \${record.status}\`);
+  },
+});
+`;
+
+/** The example plugin that \`switchboard init\` writes to plugins/moderate.ts (not in the chain until the config adds it). */
+export const MODERATION_PLUGIN_TEMPLATE = `// An example plugin: ask an external moderation service about each prompt, and refuse the ones it flags.
+// The service gets POST {"input": "<the request body>"} and answers {"flagged": true | false}.
+// Add it to gateway.config.ts: import moderate from "./plugins/moderate.ts"; plugins: ["auth", "metadata", moderate, …]
+import { definePlugin } from "switchboard";
+
+export default definePlugin({
+  name: "moderate",
+  // One moderation call per request; the plugin's time limit (server.pluginTimeout) bounds it.
+  async handle(ctx, next) {
+    const url = process.env.MODERATION_URL;
+    const body = ctx.step.body;
+    if (!url || !body) return next();
+    const answer = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: new TextDecoder().decode(body) }),
+      signal: ctx.signal,
+    });
+    if (!answer.ok) return ctx.error(503, 2201, \`the moderation service answered \${answer.status}\`);
+    const verdict = (await answer.json()) as { flagged?: boolean };
+    // 424/2016: Cloudflare's "prompt blocked" code, so clients handle it like a guardrail refusal.
+    if (verdict.flagged === true) return ctx.error(424, 2016, "Prompt blocked due to security configurations (moderation)");
+    return next();
   },
 });
 `;
