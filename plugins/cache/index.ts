@@ -3,9 +3,12 @@ import { entryFromRecord, replay, replayableHeaders, type PendingWrite } from ".
 import { Flights, type Land } from "./flights.ts";
 import { cacheKey } from "./key.ts";
 import { cachePolicy, MAX_CACHED_BYTES, type CachePolicy } from "./policy.ts";
+import { SemanticCache, similarityHeader, type Probe } from "./semantic.ts";
 
 export { cacheKey } from "./key.ts";
 export { CUSTOM_KEY_TTL_SECONDS, MAX_CACHED_BYTES, MAX_TTL_SECONDS } from "./policy.ts";
+export { MAX_PROMPT_CHARS, promptOf } from "./prompt.ts";
+export { DEFAULT_EMBED_TIMEOUT_MS, DEFAULT_THRESHOLD } from "./semantic.ts";
 
 /** Options of {@link cache}; the built-in `"cache"` uses the defaults. */
 export interface CacheOptions {
@@ -26,15 +29,22 @@ export interface CacheOptions {
  * for it and answer HIT from what it stored; when it stored nothing (non-2xx, error, too large), each
  * of them goes upstream on its own.
  *
+ * With `cache.semantic` (see `promptOf` and the README's "Semantic cache"), an exact miss of a chat-like
+ * request embeds its prompt through the gateway's own provider route and replays the answer of the
+ * nearest earlier prompt of the same partition when the cosine similarity reaches the threshold
+ * (HIT, plus `cf-aig-cache-similarity`); otherwise the answer is stored as usual and its prompt
+ * vector indexed. A custom `cf-aig-cache-key` names its entry exactly and never takes part.
+ *
  * @example
  * export default defineConfig({ gateways: { default: { cache: { ttl: 3600 } } }, plugins: ["cache", "logging"] });
  */
 export function cache(options: CacheOptions = {}) {
   const { now = Date.now, purgeIntervalMs = 60_000 } = options;
   const flights = new Flights();
-  const pending = new WeakMap<RequestContext, PendingWrite & { land: Land | null }>();
+  const pending = new WeakMap<RequestContext, PendingWrite & { land: Land | null; probe: Probe | null }>();
   let store: CacheStore;
   let logger: Logger;
+  let semantic: SemanticCache;
   let purgeTimer: ReturnType<typeof setInterval> | null = null;
 
   async function read(key: string): Promise<CacheEntry | null> {
@@ -46,7 +56,7 @@ export function cache(options: CacheOptions = {}) {
     }
   }
 
-  async function forward(ctx: RequestContext, next: Next, key: string, policy: CachePolicy, land: Land | null): Promise<Response> {
+  async function forward(ctx: RequestContext, next: Next, key: string, policy: CachePolicy, land: Land | null, probe: Probe | null = null): Promise<Response> {
     let response: Response;
     try {
       response = await next();
@@ -61,8 +71,15 @@ export function cache(options: CacheOptions = {}) {
     ctx.captureResponse(MAX_CACHED_BYTES);
     // The provider's own headers, taken here: the record only has a redacted copy.
     const headers = replayableHeaders(response.headers);
-    pending.set(ctx, { key, ttlSeconds: policy.ttlSeconds, status: response.status, headers, step: ctx.stepIndex, receivedAt: now(), land });
+    pending.set(ctx, { key, ttlSeconds: policy.ttlSeconds, status: response.status, headers, step: ctx.stepIndex, receivedAt: now(), land, probe });
     return response;
+  }
+
+  /** Waits for the leader of an identical request, then replays what it stored or goes upstream. */
+  async function follow(ctx: RequestContext, next: Next, key: string, policy: CachePolicy, waiting: Promise<CacheEntry | null>): Promise<Response> {
+    const landed = await waiting;
+    if (landed && landed.expiresAt > now()) return replay(ctx, landed);
+    return forward(ctx, next, key, policy, null);
   }
 
   /** Stores the entry; resolves it when it was stored, null when it could not be. */
@@ -85,8 +102,10 @@ export function cache(options: CacheOptions = {}) {
     setup(gateway) {
       store = gateway.stores.cache;
       logger = gateway.logger;
+      semantic = new SemanticCache(gateway, now, read);
       const purge = () => {
         store.purgeExpired(now()).catch((error) => logger.error("cache: purging expired entries failed", error));
+        void semantic.purge();
       };
       purge();
       purgeTimer = setInterval(purge, purgeIntervalMs);
@@ -105,20 +124,26 @@ export function cache(options: CacheOptions = {}) {
       const stored = await read(key);
       if (stored) return replay(ctx, stored);
       const waiting = flights.follow(key);
-      if (waiting) {
-        const landed = await waiting;
-        if (landed && landed.expiresAt > now()) return replay(ctx, landed);
-        return forward(ctx, next, key, policy, null);
+      if (waiting) return follow(ctx, next, key, policy, waiting);
+      const similar = policy.customKey === null ? await semantic.lookup(ctx) : null;
+      if (similar?.hit) {
+        ctx.responseHeaders.set("cf-aig-cache-similarity", similarityHeader(similar.similarity));
+        return replay(ctx, similar.hit);
       }
-      return forward(ctx, next, key, policy, flights.lead(key));
+      // An identical request may have become the leader while this one was embedding.
+      const leader = flights.follow(key);
+      if (leader) return follow(ctx, next, key, policy, leader);
+      return forward(ctx, next, key, policy, flights.lead(key), similar?.probe ?? null);
     },
     async onComplete(record, ctx) {
       const write = pending.get(ctx);
       if (!write) return;
       pending.delete(ctx);
       const entry = entryFromRecord(record, write);
+      const saved = entry ? await save(write.key, entry) : null;
       // Always land, stored or not: followers are waiting on it.
-      write.land?.(entry ? await save(write.key, entry) : null);
+      write.land?.(saved);
+      if (saved && write.probe) await semantic.index(write.probe, write.key, saved);
     },
     close() {
       if (purgeTimer) clearInterval(purgeTimer);

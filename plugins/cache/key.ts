@@ -8,7 +8,7 @@ const KEY_VERSION = "v1";
  * the credential. Everything else a client sends (user agent, SDK retry counters, `cf-aig-metadata`)
  * stays out, or no two requests would ever match.
  */
-const ANSWER_HEADERS = ["anthropic-version", "anthropic-beta", "openai-beta"];
+export const ANSWER_HEADERS = ["anthropic-version", "anthropic-beta", "openai-beta"];
 
 /**
  * The store key of a request: `{gateway}:{sha256 hex}`, so entries stay grouped by gateway.
