@@ -401,6 +401,10 @@ const TARGETS: Target[] = [
   // Diagnostic variants (run with --targets): where the gap to the floor goes.
   gatewayTarget("gateway-nolog", { logs: { collect: false } }),
   gatewayTarget("gateway-noplugins", {}, { plugins: [] }),
+  // What the "budget" plugin adds: one gateway-wide budget that is never reached.
+  gatewayTarget("gateway-budget", { logs: LOGS_ON, budgets: [{ usd: 1e9, interval: "1d", key: "gateway" }] }),
+  // What the "guardrails" plugin adds: every prompt and answer string scanned by two detectors, nothing found.
+  gatewayTarget("gateway-guardrails", { logs: LOGS_ON, guardrails: { rules: [{ detect: "email", action: "redact" }, { detect: "card", action: "block" }] } }, { plugins: ["guardrails", "logging"] }),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -16,13 +16,13 @@
 import type { ConfigInput } from "./config/schema.ts";
 import type { Plugin } from "./pipeline/types.ts";
 
-export type BuiltInPluginName = "auth" | "metadata" | "cache" | "rate-limit" | "fallback" | "logging";
+export type BuiltInPluginName = "auth" | "metadata" | "cache" | "budget" | "rate-limit" | "fallback" | "logging" | "guardrails";
 
 /** The object gateway.config.ts default-exports. Every field is optional; see the README for defaults. */
 export type Config = Omit<ConfigInput, "plugins"> & {
   /**
    * The ordered plugin chain: built-in names or plugin objects.
-   * @default ["auth", "metadata", "cache", "rate-limit", "fallback", "logging"]
+   * @default ["auth", "metadata", "cache", "budget", "rate-limit", "fallback", "logging"]
    */
   plugins?: (BuiltInPluginName | Plugin)[];
 };
@@ -42,11 +42,14 @@ export { ErrorCode, GatewayError, requestEnded } from "./pipeline/errors.ts";
 export { booleanOption, integerOption } from "./pipeline/options.ts";
 export type { Attempt, Metadata, MetadataValue, RequestRecord, RequestType, Usage } from "./pipeline/record.ts";
 export type { FaultOptions, GatewayHandle, Health, HealthFault, HealthReport, Logger, Next, Plugin, Stores } from "./pipeline/types.ts";
-export type { ResolvedConfig, ResolvedGateway } from "./config/defaults.ts";
-export type { GatewayConfig, ProviderConfig, RateLimitRule } from "./config/schema.ts";
+export type { ResolvedBudget, ResolvedConfig, ResolvedGateway } from "./config/defaults.ts";
+export type { BudgetRule, GatewayConfig, GuardrailRule, ProviderConfig, RateLimitRule } from "./config/schema.ts";
+export { parseCustomCost, priceFor, type Price } from "./providers/prices.ts";
 export type { ProviderDef, UsageReader } from "./providers/types.ts";
 export type { LogStore, LogRow, LogFilter, LogQuery } from "./store/types.ts";
 export type { CounterDecision, CounterRequest, CounterStore, CounterWindow } from "./store/counters.ts";
+export type { SpendCharge, SpendDecision, SpendRequest, SpendStatus, SpendStore, SpendWindow } from "./store/spend.ts";
 export type { CreatedToken, GatewayToken, NewToken, TokenStore } from "./store/tokens.ts";
 export type { CacheEntry, CacheStore } from "./store/cache.ts";
+export type { VectorIndex, VectorMatch } from "./store/vectors.ts";
 export type { BreakerPermit, BreakerSettings, BreakerState, BreakerStatus, BreakerStore, BreakerTarget } from "./store/breakers.ts";

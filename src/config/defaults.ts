@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import type { ConfigInput, GatewayConfig, ProviderConfig, RouteConfig } from "./schema.ts";
+import type { BudgetRule, ConfigInput, GatewayConfig, ProviderConfig, RouteConfig } from "./schema.ts";
 import type { Plugin } from "../pipeline/types.ts";
 import type { Price } from "../providers/prices.ts";
 
@@ -25,7 +25,25 @@ export interface ResolvedGateway {
   breaker: { failures: number; windowMs: number; cooldownMs: number };
   /** The config's top-level `prices`, which every gateway prices its requests with (over the built-in table). */
   prices?: Record<string, Price>;
+  /** The `budgets` rules in config order, defaults filled in; `[]` when none. */
+  budgets: ResolvedBudget[];
   raw: GatewayConfig;
+}
+
+/** A `budgets` rule of one gateway with its defaults filled in. */
+export interface ResolvedBudget {
+  /** Position in the gateway's `budgets` list, from 0. */
+  index: number;
+  /** The configured name, else `budget-<index + 1>`. */
+  name: string;
+  usd: number;
+  intervalSeconds: number;
+  sliding: boolean;
+  /** `gateway`, `token`, `header:<name>` (lower-cased) or `metadata:<key>`. */
+  key: string;
+  /** Provider and model globs; null matches everything. */
+  provider: string | null;
+  model: string | null;
 }
 
 export interface ResolvedRetry {
@@ -69,7 +87,7 @@ export interface ResolvedConfig {
   configDir: string;
 }
 
-export const DEFAULT_PLUGINS = ["auth", "metadata", "cache", "rate-limit", "fallback", "logging"] as const;
+export const DEFAULT_PLUGINS = ["auth", "metadata", "cache", "budget", "rate-limit", "fallback", "logging"] as const;
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -101,6 +119,7 @@ export function resolveGateway(
     id,
     raw,
     prices: defaults.prices,
+    budgets: (raw.budgets ?? []).map((rule, index) => resolveBudget(rule, index)),
     requestTimeout: raw.requestTimeout ?? defaults.requestTimeout,
     streamIdleTimeout: raw.streamIdleTimeout ?? defaults.streamIdleTimeout,
     retry: {
@@ -121,6 +140,28 @@ export function resolveGateway(
       maxRows: logs.maxRows,
       maxAgeDays: logs.maxAgeDays,
     },
+  };
+}
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** Seconds of a window length: a number of seconds, or `"1h"`, `"1d"`, `"30d"`, any `<n>s|m|h|d`. */
+export function intervalSeconds(interval: number | string): number {
+  if (typeof interval === "number") return interval;
+  return Number.parseInt(interval, 10) * UNIT_SECONDS[interval.at(-1) as keyof typeof UNIT_SECONDS];
+}
+
+function resolveBudget(rule: BudgetRule, index: number): ResolvedBudget {
+  const key = rule.key ?? "gateway";
+  return {
+    index,
+    name: rule.name ?? `budget-${index + 1}`,
+    usd: rule.usd,
+    intervalSeconds: intervalSeconds(rule.interval),
+    sliding: rule.technique === "sliding",
+    key: key.startsWith("header:") ? `header:${key.slice("header:".length).trim().toLowerCase()}` : key,
+    provider: rule.provider ?? null,
+    model: rule.model ?? null,
   };
 }
 

@@ -32,6 +32,29 @@ export const RateLimitRuleSchema = Strict({
   unit: Type.Optional(Type.Union([Type.Literal("requests"), Type.Literal("tokens")])),
 });
 
+/** A window length: seconds, or `<n>s|m|h|d` such as `"1h"`, `"1d"`, `"30d"`. */
+export const IntervalSchema = Type.Union([
+  Type.Integer({ minimum: 1, maximum: 366 * 24 * 3600 }),
+  Type.String({ pattern: "^[1-9][0-9]{0,5}(s|m|h|d)$" }),
+]);
+
+export const BudgetRuleSchema = Strict({
+  /** The spend limit in USD per window; requests are refused once the key's spend reaches it. */
+  usd: Type.Number({ exclusiveMinimum: 0 }),
+  /** Window length: seconds, or `"1h"`, `"1d"`, `"30d"` (any `<n>s|m|h|d`, at most 366 days). Fixed windows are clock-aligned. */
+  interval: IntervalSchema,
+  /** Who shares the budget: the whole gateway, a gateway token, a header's value or a metadata value. A request without the value is not counted. @default "gateway" */
+  key: Type.Optional(Type.String({ pattern: "^(gateway|token|header:.+|metadata:.+)$" })),
+  /** Names the rule in 429 messages and the admin API. @default "budget-<position from 1>" */
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** `fixed`: clock-aligned windows; `sliding`: the previous window's spend weighs in. @default "fixed" */
+  technique: Type.Optional(Type.Union([Type.Literal("fixed"), Type.Literal("sliding")])),
+  /** Count only requests to this provider (glob, `*` matches anything), e.g. `"openai"`. @default every provider */
+  provider: Type.Optional(Type.String({ minLength: 1 })),
+  /** Count only requests for this model (glob), e.g. `"gpt-4o*"`. @default every model */
+  model: Type.Optional(Type.String({ minLength: 1 })),
+});
+
 export const BackoffSchema = Type.Union([Type.Literal("constant"), Type.Literal("linear"), Type.Literal("exponential")]);
 
 export const RetrySchema = Strict({
@@ -59,6 +82,40 @@ export const GatewayTokenSchema = Type.Union([
   Strict({ name: Type.Optional(Type.String({ minLength: 1 })), token: Type.String({ minLength: 16 }) }),
 ]);
 
+/**
+ * The semantic cache: on an exact-cache miss, a chat-like request's prompt is embedded through the
+ * gateway's own `embed.provider` (with the key the gateway holds for it) and the answer of the most
+ * similar earlier prompt of the same partition is replayed when the cosine similarity reaches `threshold`.
+ * @example semantic: { threshold: 0.95, embed: { provider: "openai", model: "text-embedding-3-small" } }
+ */
+export const SemanticCacheSchema = Strict({
+  /** Lowest cosine similarity (0–1) that answers from the cache. @default 0.95 */
+  threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** The OpenAI-compatible embeddings route: a provider slug (built-in or `custom-<name>`) and its model. */
+  embed: Strict({ provider: Type.String({ minLength: 1 }), model: Type.String({ minLength: 1 }) }),
+  /** ms the embedding call may take before the request goes on as a MISS. @default 2000 */
+  timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
+});
+
+/**
+ * One guardrail rule (the "guardrails" plugin): what to look for, where, and what to do.
+ * @example { detect: "email", on: "both", action: "redact" }
+ */
+export const GuardrailRuleSchema = Strict({
+  /** A built-in detector, a deny-list regex (`flags` may add i, m, s, u) or whole words matched case-insensitively. */
+  detect: Type.Union([
+    Type.Union([Type.Literal("email"), Type.Literal("phone"), Type.Literal("card"), Type.Literal("iban"), Type.Literal("api-key")]),
+    Strict({ regex: Type.String({ minLength: 1 }), flags: Type.Optional(Type.String({ pattern: "^[imsu]*$" })) }),
+    Strict({ keywords: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) }),
+  ]),
+  /** Which side is checked. @default "prompt" */
+  on: Type.Optional(Type.Union([Type.Literal("prompt"), Type.Literal("answer"), Type.Literal("both")])),
+  /** `block`: 424 (2029/2030 for detectors, 2016/2017 for regex and keywords); `redact`: `[REDACTED:<name>]`; `flag`: metadata `guardrails` names the rule. */
+  action: Type.Union([Type.Literal("block"), Type.Literal("redact"), Type.Literal("flag")]),
+  /** Shown in markers, flags and block messages. @default the detector ("email"), "regex" or "keywords" */
+  name: Type.Optional(Type.String({ minLength: 1, pattern: "^[^,]+$" })),
+});
+
 export const GatewaySchema = Strict({
   logs: Type.Optional(LogsSchema),
   /** Require `cf-aig-authorization: Bearer <token>` on every request. @default false */
@@ -66,9 +123,13 @@ export const GatewaySchema = Strict({
   /** Tokens accepted by this gateway, besides those made with `switchboard tokens create`. */
   tokens: Type.Optional(Type.Array(GatewayTokenSchema)),
   /** Cache answers for `ttl` seconds (0 = off). @default off */
-  cache: Type.Optional(Strict({ ttl: Seconds(30 * 24 * 3600) })),
+  cache: Type.Optional(Strict({ ttl: Seconds(30 * 24 * 3600), semantic: Type.Optional(SemanticCacheSchema) })),
   /** One rate-limit rule or several. */
   rateLimit: Type.Optional(Type.Union([RateLimitRuleSchema, Type.Array(RateLimitRuleSchema)])),
+  /** Spend limits in USD per window (the "budget" plugin); every rule that applies must have room. */
+  budgets: Type.Optional(Type.Array(BudgetRuleSchema, { maxItems: 20 })),
+  /** Prompt and answer checks of the "guardrails" plugin (which must be in the chain). @default none */
+  guardrails: Type.Optional(Strict({ rules: Type.Array(GuardrailRuleSchema) })),
   /** Rules for `cf-aig-metadata`. */
   metadata: Type.Optional(Strict({ /** @default 5 */ maxEntries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) })),
   /** Provider keys this gateway injects when the client sent none (override `providers.<slug>.apiKey`). */
@@ -243,11 +304,13 @@ export const ConfigSchema = Strict({
 });
 
 export type RateLimitRule = Static<typeof RateLimitRuleSchema>;
+export type BudgetRule = Static<typeof BudgetRuleSchema>;
 export type RetryConfig = Static<typeof RetrySchema>;
 export type BreakerConfig = Static<typeof BreakerSchema>;
 export type GatewayTokenConfig = Static<typeof GatewayTokenSchema>;
 export type LogsConfig = Static<typeof LogsSchema>;
 export type GatewayConfig = Static<typeof GatewaySchema>;
+export type GuardrailRule = Static<typeof GuardrailRuleSchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;
 export type RouteCondition = Static<typeof RouteConditionSchema>;
 export type RouteTarget = Static<typeof RouteTargetSchema>;

@@ -9,8 +9,18 @@ export const ErrorCode = {
   UnknownGateway: 2001,
   /** 429 — a rate-limit rule is exhausted (Cloudflare's 2003). */
   RateLimited: 2003,
+  /** 429 — a `budgets` rule's spend (settled + reserved) reached its USD limit for the window (Cloudflare's 2041); `Retry-After` says when it resets. */
+  SpendLimited: 2041,
   /** 401 — missing, wrong, expired or revoked gateway token (Cloudflare's 2009). */
   Unauthorized: 2009,
+  /** 424 — a guardrail deny-list rule (`regex` or `keywords`) blocked the prompt; nothing went upstream (Cloudflare's 2016). */
+  PromptBlocked: 2016,
+  /** 424 — a guardrail deny-list rule blocked the answer; mid-stream, the SSE stream ends with this error event (Cloudflare's 2017). */
+  AnswerBlocked: 2017,
+  /** 424 — a guardrail detector (email, phone, card, iban, api-key) blocked the prompt; nothing went upstream (Cloudflare's DLP 2029). */
+  PromptBlockedDlp: 2029,
+  /** 424 — a guardrail detector blocked the answer; mid-stream, the SSE stream ends with this error event (Cloudflare's DLP 2030). */
+  AnswerBlockedDlp: 2030,
   /** 400 — a compat request the gateway cannot read: body not a JSON object, `model` without its `{provider}/` prefix, no `messages` (Cloudflare's 2019 "Chat completion bad format"). */
   CompatBadFormat: 2019,
   /** 404 — no route matches the method and path. */

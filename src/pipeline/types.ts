@@ -3,7 +3,9 @@ import type { ProviderRegistry } from "../providers/registry.ts";
 import type { TokenStore } from "../store/tokens.ts";
 import type { LogStore } from "../store/types.ts";
 import type { CounterStore } from "../store/counters.ts";
+import type { SpendStore } from "../store/spend.ts";
 import type { CacheStore } from "../store/cache.ts";
+import type { VectorIndex } from "../store/vectors.ts";
 import type { BreakerStore } from "../store/breakers.ts";
 import type { RequestContext } from "./context.ts";
 import type { RequestRecord } from "./record.ts";
@@ -75,10 +77,14 @@ export interface Stores {
   logs: LogStore;
   /** Windowed counters for rate limits (in-process by default). */
   counters: CounterStore;
+  /** USD spent and reserved per budget window (in-process by default). */
+  spend: SpendStore;
   /** Gateway tokens made at run time (hashed); the auth plugin verifies against it. */
   tokens: TokenStore;
   /** Cached answers (SQLite by default, so they survive a restart). */
   cache: CacheStore;
+  /** Prompt vectors of the semantic cache, each pointing at a `cache` key (SQLite-backed, searched in memory, by default). */
+  vectors: VectorIndex;
   /** The circuit breaker of each target the fallback plugin calls (in-process by default). */
   breakers: BreakerStore;
 }

@@ -1,7 +1,7 @@
 /** The config types of the "switchboard" module, as `switchboard.d.ts` declares them. Part of `switchboard.d.ts` (sdk-dts.ts); test/cli/init.test.ts checks it against the real SDK. */
 export const CONFIG_TYPES = `  export type MetadataValue = string | number | boolean;
   export type Metadata = Record<string, MetadataValue>;
-  export type BuiltInPluginName = "auth" | "metadata" | "cache" | "rate-limit" | "fallback" | "logging";
+  export type BuiltInPluginName = "auth" | "metadata" | "cache" | "budget" | "rate-limit" | "fallback" | "logging" | "guardrails";
   export type RequestType = "provider" | "universal" | "websocket" | "compat";
 
   export interface RateLimitRule {
@@ -12,6 +12,32 @@ export const CONFIG_TYPES = `  export type MetadataValue = string | number | boo
     /** "gateway" (default), "ip", "token", "header:<name>" or "metadata:<key>". */
     key?: string;
     unit?: "requests" | "tokens";
+  }
+
+  /** A spend limit (the "budget" plugin): USD per window for one key's requests. */
+  export interface BudgetRule {
+    usd: number;
+    /** Seconds, or "1h", "1d", "30d" (any "<n>s|m|h|d"). */
+    interval: number | string;
+    /** "gateway" (default), "token", "header:<name>" or "metadata:<key>"; a request without the value is not counted. */
+    key?: string;
+    /** @default "budget-<position from 1>" */
+    name?: string;
+    /** @default "fixed" */
+    technique?: "fixed" | "sliding";
+    /** Globs ("*"); only matching requests count. */
+    provider?: string;
+    model?: string;
+  }
+
+  /** A rule of the "guardrails" plugin: block → 424 (2029/2030 detectors, 2016/2017 regex/keywords); redact → [REDACTED:<name>]; flag → metadata "guardrails". */
+  export interface GuardrailRule {
+    detect: "email" | "phone" | "card" | "iban" | "api-key" | { regex: string; flags?: string } | { keywords: string[] };
+    /** @default "prompt" */
+    on?: "prompt" | "answer" | "both";
+    action: "block" | "redact" | "flag";
+    /** @default the detector, "regex" or "keywords" */
+    name?: string;
   }
 
   export interface GatewayConfig {
@@ -29,8 +55,15 @@ export const CONFIG_TYPES = `  export type MetadataValue = string | number | boo
     breaker?: { failures?: number; window?: number; cooldown?: number };
     authentication?: boolean;
     tokens?: (string | { name?: string; token: string })[];
-    cache?: { ttl: number };
+    /**
+     * Cache answers for ttl seconds. semantic: on an exact miss, replay the answer of a similar prompt
+     * (cosine ≥ threshold, @default 0.95), embedded through embed.provider; timeout ms @default 2000.
+     */
+    cache?: { ttl: number; semantic?: { threshold?: number; embed: { provider: string; model: string }; timeout?: number } };
     rateLimit?: RateLimitRule | RateLimitRule[];
+    /** Spend limits in USD (at most 20). */
+    budgets?: BudgetRule[];
+    guardrails?: { rules: GuardrailRule[] };
     metadata?: { maxEntries?: number };
     providers?: Record<string, { apiKey: string }>;
   }

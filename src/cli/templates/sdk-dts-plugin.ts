@@ -59,6 +59,20 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
     purgeExpired(now?: number): Promise<number>;
   }
 
+  /** The nearest stored prompt vector: the cache key it points at and its cosine similarity. */
+  export interface VectorMatch {
+    key: string;
+    similarity: number;
+  }
+
+  /** Prompt vectors of the semantic cache, searched per partition; implementations normalise. */
+  export interface VectorIndex {
+    nearest(partition: string, vector: Float32Array, now?: number): Promise<VectorMatch | null>;
+    add(partition: string, key: string, vector: Float32Array, expiresAt: number): Promise<void>;
+    delete(partition: string, key: string): Promise<boolean>;
+    purgeExpired(now?: number): Promise<number>;
+  }
+
   export interface CounterRequest {
     key: string;
     windowMs: number;
@@ -72,6 +86,61 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
     take(requests: readonly CounterRequest[], now?: number): Promise<{ allowed: boolean; windows: { allowed: boolean; count: number; remaining: number; resetMs: number }[] }>;
     add(key: string, windowMs: number, amount: number, now?: number): Promise<void>;
   }
+
+  export interface SpendRequest {
+    key: string;
+    windowMs: number;
+    limit: number;
+    sliding: boolean;
+    reserve: number;
+  }
+
+  export interface SpendWindow {
+    allowed: boolean;
+    spent: number;
+    reserved: number;
+    windowStart: number;
+    resetMs: number;
+  }
+
+  export interface SpendCharge {
+    key: string;
+    windowMs: number;
+    reserved: number;
+    cost: number;
+  }
+
+  export interface SpendStatus {
+    key: string;
+    windowMs: number;
+    sliding: boolean;
+    spent: number;
+    reserved: number;
+    windowStart: number;
+    resetsAt: number;
+  }
+
+  /** USD per budget window: \`reserve\` admits while settled + reserved is under every limit, and holds the estimate in all or none. */
+  export interface SpendStore {
+    reserve(requests: readonly SpendRequest[], now?: number): Promise<{ allowed: boolean; windows: SpendWindow[] }>;
+    settle(charges: readonly SpendCharge[], now?: number): Promise<void>;
+    list(prefix: string, now?: number): Promise<SpendStatus[]>;
+    close(): Promise<void>;
+  }
+
+  /** A model's price in USD per million tokens. */
+  export interface Price {
+    input: number;
+    output: number;
+    cacheRead?: number;
+    cacheWrite?: number;
+  }
+
+  /** The built-in (plus extra) price of a model at a provider, or null when unknown. */
+  export function priceFor(provider: string, model: string | null | undefined, extra?: Record<string, Price>): Price | null;
+
+  /** Parses a cf-aig-custom-cost header (USD per token) into a Price; throws on a bad value. */
+  export function parseCustomCost(headerValue: string): Price;
 
   export interface GatewayToken {
     id: string;
@@ -130,7 +199,9 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
   export interface Stores {
     logs: LogStore;
     cache: CacheStore;
+    vectors: VectorIndex;
     counters: CounterStore;
+    spend: SpendStore;
     tokens: TokenStore;
     breakers: BreakerStore;
   }

@@ -5,6 +5,7 @@ import { requestPath } from "../target.ts";
 import { analyticsRoutes } from "./analytics.ts";
 import { adminAuthorizer } from "./auth.ts";
 import { breakerRoutes } from "./breakers.ts";
+import { budgetRoutes } from "./budgets.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
 import { logRoutes } from "./logs.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -72,5 +73,6 @@ export function adminApi(gw: GatewayHandle) {
       )
       .delete("/gateways/:gateway/tokens/:id", ({ params }) => tokens.revoke(requireGateway(gw.config, params.gateway).id, params.id))
       .get("/gateways/:gateway/breakers", ({ params }) => breakers.list(requireGateway(gw.config, params.gateway).id))
+      .get("/gateways/:gateway/budgets", ({ params }) => budgetRoutes(gw.stores.spend).list(requireGateway(gw.config, params.gateway)))
   );
 }
