@@ -27,5 +27,5 @@ export default defineConfig({
       logs: { maxRows: 1_000_000 },
     },
   },
-  // Omitted: ["auth", "metadata", "cache", "rate-limit", "fallback", "logging"].
+  // Omitted: ["auth", "metadata", "cache", "budget", "rate-limit", "fallback", "logging"].
 });

@@ -46,7 +46,7 @@ export default defineConfig({
   // plugins/moderate.ts asks an external moderation service about each prompt: import it like
   // requireUser and add it after "metadata" (set MODERATION_URL). "guardrails" (regex, keyword, e-mail,
   // card, IBAN, phone and API-key rules per gateway) goes after "metadata", before "cache".
-  plugins: ["auth", "metadata", "cache", "rate-limit", "fallback", "logging", requireUser],
+  plugins: ["auth", "metadata", "cache", "budget", "rate-limit", "fallback", "logging", requireUser],
 });
 `;
 
