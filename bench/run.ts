@@ -292,7 +292,8 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
       const config = {
         server: { hostname: "127.0.0.1", port: 0 },
         storage: { sqlite: "./bench.db" },
-        providers: { openai: { baseUrl: `${upstream.url}/v1` } },
+        // The held key is never used by requests (they carry their own); the semantic cache's embedding calls use it.
+        providers: { openai: { baseUrl: `${upstream.url}/v1`, apiKey: "sk-bench-held" } },
         gateways: { default: gateway },
         ...extra,
       };
@@ -405,6 +406,16 @@ const TARGETS: Target[] = [
   gatewayTarget("gateway-budget", { logs: LOGS_ON, budgets: [{ usd: 1e9, interval: "1d", key: "gateway" }] }),
   // What the "guardrails" plugin adds: every prompt and answer string scanned by two detectors, nothing found.
   gatewayTarget("gateway-guardrails", { logs: LOGS_ON, guardrails: { rules: [{ detect: "email", action: "redact" }, { detect: "card", action: "block" }] } }, { plugins: ["guardrails", "logging"] }),
+  // Semantic cache on every request a miss (new body each time): an embedding round trip to the mock, the
+  // nearest-prompt search, then the upstream call and both writes.
+  {
+    ...gatewayTarget("gateway-semantic-miss", {
+      logs: LOGS_ON,
+      cache: { ttl: 300, semantic: { threshold: 0.95, embed: { provider: "openai", model: "text-embedding-3-small" } } },
+    }),
+    unique: true,
+    expectHeader: { name: "cf-aig-cache-status", value: "MISS" },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------

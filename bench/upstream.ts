@@ -139,11 +139,21 @@ function streamResponse(events: Uint8Array[], apart = false): Response {
   return new Response(stream, { headers: sseHeaders });
 }
 
+/** An OpenAI embeddings answer whose vector depends on the input text (a few non-zero dimensions from its hash). */
+function embedding(body: string) {
+  const vector = new Array<number>(256).fill(0);
+  let hash = Number(Bun.hash(body) % 0xffffffffn);
+  for (let i = 0; i < 4; i++, hash = Math.imul(hash ^ (hash >>> 13), 0x5bd1e995) >>> 0) vector[hash % 256] = 1;
+  return { object: "list", data: [{ object: "embedding", index: 0, embedding: vector }], model: "text-embedding-3-small", usage: { prompt_tokens: 8, total_tokens: 8 } };
+}
+
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: Number(values.port) || 0,
   async fetch(req) {
     const path = req.url.slice(req.url.indexOf("/", 8));
+    // For the semantic cache's target: a fixed 256-dimension embedding per input, never similar to another's.
+    if (req.method === "POST" && path === "/v1/embeddings") return Response.json(embedding(await req.text()));
     if (req.method !== "POST" || path !== "/v1/chat/completions") {
       return new Response('{"error":{"message":"not found","type":"invalid_request_error"}}', {
         status: 404,
