@@ -43,8 +43,8 @@ export function budgetRoutes(store: SpendStore, now: () => number = Date.now) {
               usd: rule.usd,
               interval_seconds: rule.intervalSeconds,
               technique: rule.sliding ? "sliding" : "fixed",
-              spent: s.spent,
-              reserved: s.reserved,
+              spent: usd(s.spent),
+              reserved: usd(s.reserved),
               window_start: iso(s.windowStart),
               resets_at: iso(s.resetsAt),
             }),
@@ -54,4 +54,9 @@ export function budgetRoutes(store: SpendStore, now: () => number = Date.now) {
       return ok(lists.flat());
     },
   };
+}
+
+/** USD as the API shows it: floating-point sums rounded to 1e-10 (the analytics API's precision). */
+function usd(value: number): number {
+  return Math.round(value * 1e10) / 1e10;
 }
