@@ -1,4 +1,5 @@
 import type { Health } from "../../pipeline/types.ts";
+import { sweepEvery } from "./sweeper.ts";
 import { consoleHealth } from "../../server/health.ts";
 import type { CounterDecision, CounterRequest, CounterStore, CounterWindow } from "../counters.ts";
 
@@ -28,16 +29,7 @@ export class MemoryCounterStore implements CounterStore {
   readonly #timer: Timer;
 
   constructor(options: MemoryCounterOptions = {}) {
-    const health = options.health ?? consoleHealth();
-    this.#timer = setInterval(() => {
-      try {
-        this.sweep();
-        health.recovered("counters");
-      } catch (error) {
-        health.fault("counters", error, { during: "dropping expired counters" });
-      }
-    }, options.sweepMs ?? 60_000);
-    this.#timer.unref();
+    this.#timer = sweepEvery(options.sweepMs ?? 60_000, options.health ?? consoleHealth(), "counters", "dropping expired counters", () => this.sweep());
   }
 
   /** Counters held, expired ones included until the next sweep. */

@@ -1,4 +1,5 @@
 import type { Health } from "../../pipeline/types.ts";
+import { sweepEvery } from "./sweeper.ts";
 import { consoleHealth } from "../../server/health.ts";
 import type { SpendCharge, SpendDecision, SpendRequest, SpendStatus, SpendStore, SpendWindow } from "../spend.ts";
 
@@ -30,16 +31,7 @@ export class MemorySpendStore implements SpendStore {
   readonly #timer: Timer;
 
   constructor(options: MemorySpendOptions = {}) {
-    const health = options.health ?? consoleHealth();
-    this.#timer = setInterval(() => {
-      try {
-        this.sweep();
-        health.recovered("spend");
-      } catch (error) {
-        health.fault("spend", error, { during: "dropping expired spend windows" });
-      }
-    }, options.sweepMs ?? 60_000);
-    this.#timer.unref();
+    this.#timer = sweepEvery(options.sweepMs ?? 60_000, options.health ?? consoleHealth(), "spend", "dropping expired spend windows", () => this.sweep());
   }
 
   /** Buckets held, expired ones included until the next sweep. */
