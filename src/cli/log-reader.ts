@@ -1,6 +1,6 @@
 import { Database, type SQLQueryBindings } from "bun:sqlite";
 import { existsSync } from "node:fs";
-import type { ResolvedConfig } from "../config/defaults.ts";
+import type { ResolvedBudget, ResolvedConfig } from "../config/defaults.ts";
 import { LOG_MIGRATIONS, ROW_COLUMNS, toLogRow, type StoredLog } from "../store/sqlite/log-rows.ts";
 import { whereSql } from "../store/sqlite/log-sql.ts";
 import type { LogFilter, LogRow } from "../store/types.ts";
@@ -131,6 +131,33 @@ export class LogReader implements Disposable {
     return rows.map((row) => ({ seq: row.seq, row: toLogRow(row) }));
   }
 
+  /**
+   * What each bucket of a budget rule spent in [start, end), from the logs: the settled cost (cache
+   * hits count 0), grouped by the rule's key — a token id, a metadata value, or a request header (from
+   * the stored request heads, so only with payloads logged). Provider and model globs apply as in the plugin.
+   */
+  spend(gatewayId: string, rule: ResolvedBudget, start: number, end: number): { bucket: string; spent: number }[] {
+    if (!this.db) return [];
+    const { bucket, join, params } = bucketSql(rule.key);
+    const where: string[] = ["logs.gateway_id = ?", "logs.created_at >= ?", "logs.created_at < ?", `${bucket} IS NOT NULL`];
+    const values: SQLQueryBindings[] = [...params, gatewayId, start, end];
+    if (rule.provider !== null) {
+      where.push("LOWER(logs.provider) GLOB ?");
+      values.push(rule.provider.toLowerCase());
+    }
+    if (rule.model !== null) {
+      where.push("logs.model IS NOT NULL AND LOWER(logs.model) GLOB ?");
+      values.push(rule.model.toLowerCase());
+    }
+    return this.db
+      .query<{ bucket: string; spent: number }, SQLQueryBindings[]>(
+        `SELECT ${bucket} AS bucket, COALESCE(SUM(CASE WHEN logs.cached = 1 THEN 0 ELSE logs.cost END), 0) AS spent
+        FROM logs ${join} WHERE ${where.join(" AND ")} GROUP BY 1 ORDER BY spent DESC`,
+      )
+      .all(...values)
+      .map((row) => ({ bucket: String(row.bucket), spent: row.spent }));
+  }
+
   /** Whether there is a logs table yet (a gateway that never stored a log has none). */
   get empty(): boolean {
     return this.db === null;
@@ -139,4 +166,13 @@ export class LogReader implements Disposable {
   [Symbol.dispose](): void {
     this.db?.close();
   }
+}
+
+/** The SQL that labels a log with its bucket under a budget key (`gateway`, `token`, `metadata:k`, `header:x`). */
+function bucketSql(key: string): { bucket: string; join: string; params: SQLQueryBindings[] } {
+  if (key === "gateway") return { bucket: "'gateway'", join: "", params: [] };
+  if (key === "token") return { bucket: "logs.token_id", join: "", params: [] };
+  const path = (name: string) => `$."${name.replaceAll('"', '""')}"`;
+  if (key.startsWith("metadata:")) return { bucket: "json_extract(logs.metadata, ?)", join: "", params: [path(key.slice("metadata:".length))] };
+  return { bucket: "json_extract(p.request_head, ?)", join: "JOIN log_payloads p ON p.id = logs.id", params: [path(key.slice("header:".length))] };
 }

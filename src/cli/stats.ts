@@ -1,6 +1,7 @@
 import { loadConfig } from "../config/loader.ts";
 import { booleanFlag, stringFlag, UsageError, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG, JSON_FLAG, requireGateway } from "./common.ts";
+import type { ResolvedBudget } from "../config/defaults.ts";
 import { LogReader, type LogTotals, type ModelTotals } from "./log-reader.ts";
 import { table } from "./table.ts";
 
@@ -51,15 +52,57 @@ async function stats(args: Args): Promise<void> {
   using reader = LogReader.open(config);
   const totals = reader.totals(gatewayId, start, end);
   const models = reader.topModels(gatewayId, start, end, TOP_MODELS);
+  const budgets = budgetSpend(reader, config.gateways.get(gatewayId)!.budgets, gatewayId, end);
   const window = { gateway: gatewayId, since: new Date(start).toISOString(), until: new Date(end).toISOString() };
   if (booleanFlag(args, "json")) {
     const { cached, ...rest } = totals;
-    console.log(JSON.stringify({ ...window, totals: { ...rest, cached, cache_hit_rate: totals.requests ? cached / totals.requests : 0 }, models }));
+    console.log(JSON.stringify({ ...window, totals: { ...rest, cached, cache_hit_rate: totals.requests ? cached / totals.requests : 0 }, models, budgets }));
     return;
   }
   console.log(`Gateway "${gatewayId}", ${window.since} to ${window.until}\n`);
   console.log(totalsTable(totals));
   console.log(models.length ? `\nTop models\n${modelsTable(models)}` : "\nNo requests in this window.");
+  if (budgets.length) console.log(`\nBudgets (spend settled in each rule's current window, from the logs)\n${budgetsTable(budgets)}`);
+}
+
+/** One bucket of a budget rule in its current window. */
+export interface BudgetSpend {
+  name: string;
+  bucket: string;
+  usd: number;
+  spent: number;
+  window_start: string;
+  resets_at: string;
+}
+
+/**
+ * The spend of every budget rule's buckets in the rule's current window, read from the logs: what
+ * the gateway has settled (in-flight reservations live only in the running gateway; its admin API
+ * shows them). Fixed windows are clock-aligned; a sliding one adds the previous window's spend,
+ * weighted by how much of it still overlaps, as the plugin does.
+ */
+function budgetSpend(reader: LogReader, rules: readonly ResolvedBudget[], gatewayId: string, now: number): BudgetSpend[] {
+  const out: BudgetSpend[] = [];
+  for (const rule of rules) {
+    const ms = rule.intervalSeconds * 1000;
+    const start = Math.floor(now / ms) * ms;
+    const spent = new Map<string, number>();
+    // Buckets named as the admin API names them: `gateway`, `token=<id>`, `metadata:team=<value>`.
+    const label = (value: string) => (rule.key === "gateway" ? "gateway" : `${rule.key}=${value}`);
+    for (const { bucket, spent: usd } of reader.spend(gatewayId, rule, start, now)) spent.set(label(bucket), usd);
+    if (rule.sliding) {
+      const weight = 1 - (now - start) / ms;
+      for (const { bucket, spent: usd } of reader.spend(gatewayId, rule, start - ms, start)) spent.set(label(bucket), (spent.get(label(bucket)) ?? 0) + usd * weight);
+    }
+    for (const [bucket, usd] of spent) {
+      out.push({ name: rule.name, bucket, usd: rule.usd, spent: Math.round(usd * 1e10) / 1e10, window_start: new Date(start).toISOString(), resets_at: new Date(start + ms).toISOString() });
+    }
+  }
+  return out;
+}
+
+function budgetsTable(rows: BudgetSpend[]): string {
+  return table([["rule", "bucket", "spent", "limit", "resets"], ...rows.map((b) => [b.name, b.bucket, usd(b.spent), usd(b.usd), b.resets_at])]);
 }
 
 const count = (n: number) => n.toLocaleString("en-US");

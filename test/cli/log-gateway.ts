@@ -25,7 +25,7 @@ export async function startLogGateway(): Promise<LogGateway> {
 export default defineConfig({
   storage: { sqlite: "./data/gateway.db" },
   providers: { openai: { baseUrl: "${upstream.url}/v1" } },
-  gateways: { default: {}, other: {} },
+  gateways: { default: {}, other: { budgets: [{ usd: 5, interval: "1d", key: "gateway", name: "daily" }] } },
   plugins: ["cache", "logging"],
 });
 `,

@@ -57,6 +57,7 @@ describe("switchboard stats", () => {
         { provider: "openai", model: "gpt-4o-mini", requests: 3, tokens_in: mini.tokens_in, tokens_out: mini.tokens_out, cost: expect.closeTo(mini.cost, 12) },
         { provider: "openai", model: "gpt-4o", requests: 1, tokens_in: big.tokens_in, tokens_out: big.tokens_out, cost: expect.closeTo(big.cost, 12) },
       ],
+      budgets: [],
     });
     expect(all.tokens_in).toBeGreaterThan(0);
     expect(all.cost).toBeGreaterThan(0);
@@ -86,6 +87,12 @@ describe("switchboard stats", () => {
     const week = JSON.parse((await stats("--json", "--since", "7d")).stdout);
 
     expect(other.totals.requests).toBe(1);
+    // The other gateway's budget: what its logs spent in the rule's current (clock-aligned) day.
+    const day = 86_400_000;
+    const windowStart = Math.floor(Date.now() / day) * day;
+    expect(other.budgets).toEqual([
+      { name: "daily", bucket: "gateway", usd: 5, spent: expect.closeTo(stored("gateway_id = 'other'").cost, 9), window_start: new Date(windowStart).toISOString(), resets_at: new Date(windowStart + day).toISOString() },
+    ]);
     expect(other.models.map((m: { model: string }) => m.model)).toEqual(["gpt-4o"]);
     expect(later.totals).toMatchObject({ requests: 0, duration_p50: null, cost: 0 });
     expect(later.models).toEqual([]);
