@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { ErrorCode } from "../src/pipeline/errors.ts";
 import type { BuiltInPluginName } from "../src/sdk.ts";
 import type { TokenStore } from "../src/store/tokens.ts";
-import { ULID } from "./support/gateway-error.ts";
+import { envelopeOf, ULID } from "./support/gateway-error.ts";
 import { expectedUsage, MOCK_REPLY } from "./support/mock-upstream.ts";
 import { gatewayWithMock, type GatewayWithMock } from "./support/with-mock.ts";
 import { CLIENT_KINDS, openSocket, refusedUpgrade, wsUrl, type ClientKind, type Frame, type FrameSocket } from "./support/ws-client.ts";
@@ -93,14 +93,7 @@ const streamFrames = (eventId: string, events: unknown[] = workersEvents()) => [
 const errorFrame = (eventId: string | null, status: number, code: number) => ({
   type: "universal.error",
   metadata: { eventId, logId: expect.stringMatching(ULID) },
-  error: {
-    success: false,
-    error: [{ code, message: expect.any(String) }],
-    name: "AiGatewayError",
-    httpCode: status,
-    internalCode: code,
-    message: expect.any(String),
-  },
+  error: envelopeOf(status, code),
 });
 
 const logIdOf = (frame: Frame) => frame.metadata.logId as string;

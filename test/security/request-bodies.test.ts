@@ -9,12 +9,12 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, ftruncateSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
-import type { Plugin } from "../../src/sdk.ts";
 import { BUN, MAIN, startServe, tempFolder } from "../support/cli.ts";
 import { expectGatewayError } from "../support/gateway-error.ts";
 import { startMockUpstream } from "../support/mock-upstream.ts";
 import { openConnection, type RawConnection } from "../support/raw-connection.ts";
 import { rawHttp } from "../support/raw-http.ts";
+import { bodyArrival } from "../support/body-arrival.ts";
 import { gatewayWithMock } from "../support/with-mock.ts";
 
 const MiB = 1024 * 1024;
@@ -124,24 +124,13 @@ describe("the size limit answers with the envelope", () => {
 
 describe("the body memory budget", () => {
   test("a body that does not fit beside those held gets 503 with Retry-After; finishing the held one frees its share", async () => {
-    const held = Promise.withResolvers<void>();
-    // Marks the moment the chain has asked for the body: `next()` reserves it synchronously (the
-    // logging plugin and the body read run up to their first await), so the first body is held.
-    const arrival: Plugin = {
-      name: "arrival",
-      readsBody: false,
-      handle(_ctx, next) {
-        const answer = next();
-        held.resolve();
-        return answer;
-      },
-    };
-    await using t = await gatewayWithMock({ server: { bodyMemoryBytes: 1_000_000 }, plugins: [arrival, "logging"] });
+    const arrival = bodyArrival();
+    await using t = await gatewayWithMock({ server: { bodyMemoryBytes: 1_000_000 }, plugins: [arrival.plugin, "logging"] });
     const first = chatOfSize(800_000);
     const second = chatOfSize(800_000);
     await using slow = await openConnection(t.gw.url);
     slow.write(head(`Content-Length: ${first.length}`) + first.slice(0, 1000));
-    await held.promise;
+    await arrival.reading;
 
     const refused = await fetch(`${t.gw.url}${CHAT}`, { method: "POST", headers: { "content-type": "application/json" }, body: second });
 

@@ -8,11 +8,11 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
-import type { Plugin } from "../../src/sdk.ts";
 import { BUN, MAIN, startServe, tempFolder } from "../support/cli.ts";
 import { expectGatewayError } from "../support/gateway-error.ts";
 import { MOCK_REPLY, startMockUpstream } from "../support/mock-upstream.ts";
 import { openConnection } from "../support/raw-connection.ts";
+import { bodyArrival } from "../support/body-arrival.ts";
 import { gatewayWithMock, type GatewayWithMock } from "../support/with-mock.ts";
 
 const chat = { model: "gpt-4o-mini", messages: [{ role: "user", content: "stop gently" }] };
@@ -146,21 +146,11 @@ describe("past server.drainTimeout the stop ends what is still running, and says
   });
 
   test("a request still sending its body gets the 503 envelope with code 2113, and its row says so", async () => {
-    const reading = Promise.withResolvers<void>();
-    // Resolves once the chain has started reading the body (`next()` starts the read synchronously).
-    const arrival: Plugin = {
-      name: "arrival",
-      readsBody: false,
-      handle(_ctx, next) {
-        const answer = next();
-        reading.resolve();
-        return answer;
-      },
-    };
-    await using t = await gatewayWithMock({ ...quickDrain, plugins: [arrival, "logging"] });
+    const arrival = bodyArrival();
+    await using t = await gatewayWithMock({ ...quickDrain, plugins: [arrival.plugin, "logging"] });
     await using conn = await openConnection(t.gw.url);
     conn.write(["POST /v1/local/default/openai/chat/completions HTTP/1.1", "Host: gateway", "Content-Type: application/json", "Content-Length: 100000", "", "{"].join("\r\n"));
-    await reading.promise;
+    await arrival.reading;
 
     await t.gw.running.stop();
     const answer = await conn.answer;
