@@ -75,7 +75,17 @@ export interface ResolvedConfig {
     /** OTLP/HTTP span export with its defaults filled in; null when off. */
     otel: { endpoint: string; headers: Record<string, string>; batchSize: number; intervalMs: number } | null;
   };
-  storage: { sqlite: string };
+  storage: {
+    sqlite: string;
+    /** PostgreSQL URL (logs and tokens), or null for SQLite. */
+    postgres: string | null;
+    /** Redis URL (counters, spend, cache, vectors, flights, breakers), or null for in-process and SQLite. */
+    redis: string | null;
+    /** ms a request waits on a shared engine. */
+    timeout: number;
+    limitsWhenDown: "open" | "closed";
+    logBuffer: number;
+  };
   providers: Record<string, ProviderConfig>;
   /** Model routes for the compat endpoint, by name (`model: "dynamic/<name>"`); none by default. */
   routes: Record<string, RouteConfig>;
@@ -204,7 +214,14 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
         ? { endpoint: server.otel.endpoint, headers: server.otel.headers ?? {}, batchSize: server.otel.batchSize ?? 512, intervalMs: server.otel.intervalMs ?? 5000 }
         : null,
     },
-    storage: { sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite) },
+    storage: {
+      sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite),
+      postgres: input.storage?.postgres ?? null,
+      redis: input.storage?.redis ?? null,
+      timeout: input.storage?.timeout ?? 250,
+      limitsWhenDown: input.storage?.limitsWhenDown ?? "open",
+      logBuffer: input.storage?.logBuffer ?? 10_000,
+    },
     providers: input.providers ?? {},
     routes: input.routes ?? {},
     gateways,

@@ -287,6 +287,26 @@ export const ConfigSchema = Strict({
     Strict({
       /** SQLite file, relative to the config file's folder; `:memory:` keeps nothing. @default "./data/switchboard.db" */
       sqlite: Type.Optional(Type.String({ minLength: 1 })),
+      /**
+       * PostgreSQL URL: logs and gateway tokens live there (and nowhere else), shared by every replica.
+       * @example postgres: process.env.DATABASE_URL // "postgres://switchboard:secret@db:5432/switchboard"
+       */
+      postgres: Type.Optional(Type.String({ pattern: "^postgres(ql)?://" })),
+      /**
+       * Redis or Valkey URL: rate-limit counters, budgets, cache entries, semantic-cache vectors, the
+       * coalescing of identical in-flight requests and circuit breakers live there, shared by every replica.
+       * @example redis: process.env.REDIS_URL // "redis://cache:6379"
+       */
+      redis: Type.Optional(Type.String({ pattern: "^rediss?://" })),
+      /** The longest a request waits on PostgreSQL or Redis before that feature's outage policy applies, in ms. @default 250 */
+      timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
+      /**
+       * Rate limits and budgets while Redis cannot be asked: `"open"` lets requests through (and logs a
+       * warning), `"closed"` refuses them with 503. @default "open"
+       */
+      limitsWhenDown: Type.Optional(Type.Union([Type.Literal("open"), Type.Literal("closed")])),
+      /** Log records held in memory while PostgreSQL is away, retried on reconnect; past it records are counted as dropped. @default 10000 */
+      logBuffer: Type.Optional(Type.Integer({ minimum: 100 })),
     }),
   ),
   providers: Type.Optional(Type.Record(Type.String(), ProviderSchema)),

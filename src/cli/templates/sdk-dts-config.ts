@@ -157,7 +157,19 @@ export const CONFIG_TYPES = `  export type MetadataValue = string | number | boo
         intervalMs?: number;
       };
     };
-    storage?: { sqlite?: string };
+    storage?: {
+      sqlite?: string;
+      /** PostgreSQL URL: logs and gateway tokens, shared by every replica. */
+      postgres?: string;
+      /** Redis URL: counters, budgets, cache, vectors, in-flight coalescing and breakers, shared by every replica. */
+      redis?: string;
+      /** ms a request waits on PostgreSQL or Redis. @default 250 */
+      timeout?: number;
+      /** Rate limits and budgets while Redis is away. @default "open" */
+      limitsWhenDown?: "open" | "closed";
+      /** Log records held in memory while PostgreSQL is away. @default 10000 */
+      logBuffer?: number;
+    };
     providers?: Record<string, ProviderConfig>;
     /** Model routes for the compat endpoint, by name. */
     routes?: Record<string, RouteConfig>;

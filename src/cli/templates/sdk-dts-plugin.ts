@@ -258,7 +258,7 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
         drainTimeout: number;
         websocket: { maxFrameBytes: number; maxInFlight: number; idleTimeout: number; maxBufferedBytes: number };
       };
-      storage: { sqlite: string };
+      storage: { sqlite: string; postgres: string | null; redis: string | null; timeout: number; limitsWhenDown: "open" | "closed"; logBuffer: number };
       gateways: Map<string, ResolvedGateway>;
       configPath: string | null;
       configDir: string;
