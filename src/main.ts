@@ -7,7 +7,7 @@ import { serveCommand } from "./cli/serve.ts";
 import { statsCommand } from "./cli/stats.ts";
 import { tokenCommands } from "./cli/tokens.ts";
 import { ConfigError } from "./config/loader.ts";
-import { VERSION } from "./version.ts";
+import { VERSION, versionLine } from "./version.ts";
 
 const COMMANDS: readonly Command[] = [serveCommand, initCommand, checkCommand, ...tokenCommands, statsCommand, logsCommand];
 
@@ -17,7 +17,7 @@ function help(): string {
 
 Usage:
 ${lines.map(([usage, summary]) => `  ${usage}\n      ${summary}`).join("\n")}
-  switchboard --version | --help | COMMAND --help
+  switchboard --version | version | --help | COMMAND --help
 
 Without --config, ./gateway.config.ts is used when present; otherwise a working default
 (one "default" gateway, logs in ./data/switchboard.db, port 8787).
@@ -27,8 +27,9 @@ Environment: SWITCHBOARD_ADMIN_TOKEN sets server.adminToken when the config does
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommandLine(argv, COMMANDS, help);
-  if (parsed.kind === "version") console.log(VERSION);
+  // `version` as a word, like `help`; args.ts handles the --version/-v flags.
+  const parsed = argv[0] === "version" ? ({ kind: "version" } as const) : parseCommandLine(argv, COMMANDS, help);
+  if (parsed.kind === "version") console.log(versionLine());
   else if (parsed.kind === "help") console.log(parsed.text);
   else await parsed.command.run(parsed.args);
   return 0;

@@ -3,17 +3,16 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { BUN, run, startServe, tempFolder } from "./support/cli.ts";
+import { builtBinary } from "./support/binary.ts";
+import { run, startServe, tempFolder } from "./support/cli.ts";
 import { expectGatewayError } from "./support/gateway-error.ts";
 import { MOCK_REPLY, startMockUpstream } from "./support/mock-upstream.ts";
 import { replyText } from "./support/with-mock.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const BINARY = join(ROOT, "dist/switchboard");
+let BINARY = "";
 
 beforeAll(async () => {
-  const build = await run([BUN, "run", "build"], { cwd: ROOT });
-  if (build.exitCode !== 0) throw new Error(`bun run build failed (${build.exitCode}):\n${build.stdout}\n${build.stderr}`);
+  BINARY = await builtBinary();
 }, 120_000);
 
 describe("the compiled binary", () => {

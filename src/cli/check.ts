@@ -3,6 +3,7 @@ import { loadConfig } from "../config/loader.ts";
 import { createRegistry } from "../providers/registry.ts";
 import { stringFlag, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG } from "./common.ts";
+import { describeStorage } from "../store/describe.ts";
 
 /** `switchboard check [--config PATH]`: loads and validates the config, prints a summary, exits 0 or 1. */
 export const checkCommand: Command = {
@@ -21,5 +22,5 @@ async function check(args: Args): Promise<void> {
   console.log(`${config.configPath ?? "built-in default config"} is valid`);
   console.log(`  gateways  ${[...config.gateways.keys()].join(", ")}`);
   console.log(`  plugins   ${names.join(" → ")}`);
-  console.log(`  database  ${config.storage.sqlite}`);
+  for (const line of describeStorage(config)) console.log(`  ${line}`);
 }

@@ -6,6 +6,7 @@ import { startGateway } from "../server/start.ts";
 import { VERSION } from "../version.ts";
 import { stringFlag, UsageError, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG } from "./common.ts";
+import { describeStorage } from "../store/describe.ts";
 
 /** `switchboard serve [--config PATH] [--port N]`: runs until SIGINT/SIGTERM, then stops gracefully. */
 export const serveCommand: Command = {
@@ -32,7 +33,7 @@ async function serve(args: Args): Promise<void> {
   const plugins = gateway.pipeline.plugins.map((plugin) => plugin.name);
   console.log(`Switchboard ${VERSION} listening on ${gateway.url}`);
   console.log(`  config    ${config.configPath ?? "built-in default (no gateway.config.ts here; `switchboard init` writes one)"}`);
-  console.log(`  database  ${config.storage.sqlite}`);
+  for (const line of describeStorage(config)) console.log(`  ${line}`);
   console.log(`  gateways  ${[...config.gateways.keys()].join(", ")}`);
   console.log(`  plugins   ${plugins.join(" → ") || "(none)"}`);
   if (gateway.unavailable.length) console.log(`            not in this version: ${gateway.unavailable.join(", ")}`);
