@@ -107,11 +107,19 @@ export function auth() {
         ctx.tokenId = configId;
         return next();
       }
-      return store.verify(ctx.gatewayId, secret).then((token) => {
-        if (!token) return invalid(ctx);
-        ctx.tokenId = token.id;
-        return next();
-      });
+      return store.verify(ctx.gatewayId, secret).then(
+        (token) => {
+          if (!token) return invalid(ctx);
+          ctx.tokenId = token.id;
+          return next();
+        },
+        // The token store is away (PostgreSQL down): a token that cannot be checked is not let in.
+        () => {
+          const refused = ctx.error(503, ErrorCode.StorageUnavailable, `Gateway tokens cannot be checked right now (storage unavailable); retry shortly, or use a config token of gateway "${ctx.gatewayId}"`);
+          refused.headers.set("retry-after", "1");
+          return refused;
+        },
+      );
     },
   });
 }

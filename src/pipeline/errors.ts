@@ -63,6 +63,11 @@ export const ErrorCode = {
   CircuitOpen: 2115,
   /** 429 — a WebSocket connection already has `server.websocket.maxInFlight` requests in flight. */
   TooManyInFlight: 2116,
+  /**
+   * 503 — a shared store (PostgreSQL, Redis) did not answer within `storage.timeout`, and the feature's
+   * policy is to refuse: a run-time gateway token cannot be checked, or `storage.limitsWhenDown: "closed"`.
+   */
+  StorageUnavailable: 2117,
   /** 400 — `model: "dynamic/<name>"` names no configured route. */
   UnknownRoute: 2140,
   /** 400 — the route's `when` condition, or every target's, does not hold for the request's `cf-aig-metadata`. */
