@@ -16,10 +16,11 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("the compiled binary", () => {
-  test("--version prints the package version", async () => {
+  test("--version prints the package version and the commit", async () => {
     const result = await run([BINARY, "--version"]);
 
-    expect({ code: result.exitCode, stdout: result.stdout.trim() }).toEqual({ code: 0, stdout: pkg.version });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.trim()).toMatch(new RegExp(`^switchboard ${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{7,40}|unknown)\\)$`));
   });
 
   test("runs from a folder holding only a config and a .ts plugin, proxies, applies the plugin, and keeps the log across SIGTERM", async () => {

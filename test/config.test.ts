@@ -168,10 +168,11 @@ export default definePlugin({
 });
 
 describe("switchboard --version and --help", () => {
-  test("--version prints the package version", async () => {
+  test("--version prints the package version and the commit", async () => {
     const result = await run([BUN, MAIN, "--version"]);
 
-    expect({ code: result.exitCode, stdout: result.stdout.trim() }).toEqual({ code: 0, stdout: pkg.version });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.trim()).toMatch(new RegExp(`^switchboard ${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{7,40}|unknown)\\)$`));
   });
 
   test("--help lists the commands", async () => {
