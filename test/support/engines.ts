@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -38,10 +38,20 @@ export interface PostgresEngine extends Engine {
 
 let pgStarted: Promise<PostgresEngine | null> | undefined;
 let redisStarted: Promise<Engine | null> | undefined;
-const cleanups: (() => void)[] = [];
-process.on("exit", () => {
-  for (const cleanup of cleanups) cleanup();
-});
+/**
+ * Stops a server and removes its folder once this test process is gone, however it ends: `bun test`
+ * runs no exit handlers, and a killed run runs nothing at all. A detached shell polls this process
+ * and runs `cleanup` (shell commands) when it has gone.
+ */
+function reapAfterExit(cleanup: string): void {
+  const watcher = Bun.spawn(["sh", "-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${cleanup}`], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    detached: true,
+  });
+  watcher.unref();
+}
 
 /** The suite's PostgreSQL server, or null when none can be had (then the test skips). */
 export function postgres(): Promise<PostgresEngine | null> {
@@ -124,10 +134,8 @@ async function startPostgres(): Promise<PostgresEngine | null> {
     proc = null;
   };
   await start();
-  cleanups.push(() => {
-    proc?.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The postmaster's pid changes with each restart: read it from its pid file at the end.
+  reapAfterExit(`kill -9 $(head -1 '${data}/postmaster.pid' 2>/dev/null) 2>/dev/null; sleep 1; rm -rf '${dir}'`);
   const base = `postgres://postgres@127.0.0.1:${port}`;
   return {
     url: `${base}/postgres`,
@@ -182,7 +190,7 @@ async function startRedis(): Promise<Engine | null> {
   const url = `redis://127.0.0.1:${port}`;
   let proc: ReturnType<typeof Bun.spawn> | null = null;
   const start = async () => {
-    proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], {
+    proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--pidfile", join(dir, "redis.pid"), "--save", "", "--appendonly", "no"], {
       stdout: "ignore",
       stderr: "ignore",
     });
@@ -202,10 +210,7 @@ async function startRedis(): Promise<Engine | null> {
     proc = null;
   };
   await start();
-  cleanups.push(() => {
-    proc?.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
+  reapAfterExit(`kill -9 $(cat '${dir}/redis.pid' 2>/dev/null) 2>/dev/null; rm -rf '${dir}'`);
   return {
     url,
     stop,
