@@ -45,44 +45,52 @@ export class RedisConnection {
 
   /**
    * Runs one command. Rejects with {@link RedisUnavailable} when the server is away or does not answer
-   * within the timeout, and with the server's error (e.g. WRONGTYPE) otherwise.
+   * within the timeout, and with the server's error (e.g. WRONGTYPE) otherwise. Byte arguments go as they are.
    */
-  async send(command: string, args: (string | number)[]): Promise<unknown> {
+  send(command: string, args: (string | number | Uint8Array)[]): Promise<unknown> {
+    return this.#run(command, (client) => client.send(command, args.map((arg) => (arg instanceof Uint8Array ? arg : String(arg))) as string[]));
+  }
+
+  /** `GET` as raw bytes (null when the key does not exist), with the same deadline and policy as `send`. */
+  getBuffer(key: string): Promise<Uint8Array | null> {
+    return this.#run("GET", (client) => client.getBuffer(key)) as Promise<Uint8Array | null>;
+  }
+
+  /**
+   * Runs a Lua script by its SHA-1 (computed here, so the common case is one round trip), sending the
+   * source only when the server does not know it (`NOSCRIPT`: first use, or after a Redis restart).
+   */
+  async script(source: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    let sha = this.#shas.get(source);
+    if (!sha) this.#shas.set(source, (sha = new Bun.CryptoHasher("sha1").update(source).digest("hex")));
+    try {
+      return await this.send("EVALSHA", [sha, keys.length, ...keys, ...args]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
+      return this.send("EVAL", [source, keys.length, ...keys, ...args]);
+    }
+  }
+
+  async #run(label: string, call: (client: RedisClient) => Promise<unknown>): Promise<unknown> {
     if (this.#closed) throw new RedisUnavailable("the Redis connection is closed");
     if (!this.#client.connected) {
       this.#reconnect();
       const error = new RedisUnavailable("Redis is not connected");
-      this.#health.fault("redis", error, { during: `running ${command}` });
+      this.#health.fault("redis", error, { during: `running ${label}` });
       throw error;
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const timer = setTimeout(() => reject(new RedisUnavailable(`Redis did not answer ${command} within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-    this.#client.send(command, args.map(String)).then(resolve, (error: unknown) => reject(unavailable(error) ?? error));
+    const timer = setTimeout(() => reject(new RedisUnavailable(`Redis did not answer ${label} within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    call(this.#client).then(resolve, (error: unknown) => reject(unavailable(error) ?? error));
     try {
       const reply = await promise;
       this.#health.recovered("redis");
       return reply;
     } catch (error) {
-      if (error instanceof RedisUnavailable) this.#health.fault("redis", error, { during: `running ${command}` });
+      if (error instanceof RedisUnavailable) this.#health.fault("redis", error, { during: `running ${label}` });
       throw error;
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  /** Runs a Lua script by its SHA-1, loading it once per connection (again after `NOSCRIPT`, e.g. after a Redis restart). */
-  async script(source: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    let sha = this.#shas.get(source);
-    if (!sha) {
-      sha = String(await this.send("SCRIPT", ["LOAD", source]));
-      this.#shas.set(source, sha);
-    }
-    try {
-      return await this.send("EVALSHA", [sha, keys.length, ...keys, ...args]);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
-      this.#shas.delete(source);
-      return this.send("EVAL", [source, keys.length, ...keys, ...args]);
     }
   }
 
