@@ -13,9 +13,11 @@ const sizeOf = (entry: CacheEntry) => entry.body.byteLength + 64 * (entry.header
 /**
  * A least-recently-used copy of the hottest entries in front of another `CacheStore`, bounded by
  * bytes, so a hit costs a Map lookup instead of a database read and a JSON parse. Every write and
- * delete goes through it, so it never serves an entry the store behind no longer has — as long as
- * this process is the only writer (true for the embedded SQLite store; a shared store written by
- * several replicas should not be fronted).
+ * delete of this process goes through it. In front of a store shared by replicas (Redis) it stays
+ * right because entries are immutable per key until they expire (keys are hashes of the request), it
+ * never serves past `expiresAt`, and once its copy expires it asks the store behind again, which may
+ * hold a newer answer another replica wrote. Nothing deletes entries across replicas today; an
+ * explicit purge would need an invalidation message.
  *
  * @example
  * const cache = new MemoryCacheFront(new SqliteCacheStore(db), { maxBytes: 32 * 1024 * 1024 });
@@ -38,9 +40,11 @@ export class MemoryCacheFront implements CacheStore {
     const hot = this.#entries.get(key);
     if (hot) {
       this.#drop(key, hot);
-      if (hot.expiresAt <= now) return null;
-      this.#keep(key, hot);
-      return hot;
+      if (hot.expiresAt > now) {
+        this.#keep(key, hot);
+        return hot;
+      }
+      // Expired here: the store behind may hold a newer answer another replica wrote since.
     }
     const entry = await this.behind.get(key, now);
     if (entry) this.#keep(key, entry);
