@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { definePlugin, ErrorCode, type RequestContext, type ResolvedGateway, type TokenStore } from "switchboard";
+import { storageUnavailable } from "./storage-unavailable.ts";
 
 const HEADER = "cf-aig-authorization";
 const BEARER = /^Bearer[ \t]+(\S+)$/i;
@@ -114,11 +115,7 @@ export function auth() {
           return next();
         },
         // The token store is away (PostgreSQL down): a token that cannot be checked is not let in.
-        () => {
-          const refused = ctx.error(503, ErrorCode.StorageUnavailable, `Gateway tokens cannot be checked right now (storage unavailable); retry shortly, or use a config token of gateway "${ctx.gatewayId}"`);
-          refused.headers.set("retry-after", "1");
-          return refused;
-        },
+        () => storageUnavailable(ctx, `Gateway tokens of gateway "${ctx.gatewayId}" cannot be checked right now; config tokens still work`),
       );
     },
   });

@@ -53,3 +53,4 @@ export type { CreatedToken, GatewayToken, NewToken, TokenStore } from "./store/t
 export type { CacheEntry, CacheStore } from "./store/cache.ts";
 export type { VectorIndex, VectorMatch } from "./store/vectors.ts";
 export type { BreakerPermit, BreakerSettings, BreakerState, BreakerStatus, BreakerStore, BreakerTarget } from "./store/breakers.ts";
+export type { Flight, FlightStore, Following, Land, Leading, ReadEntry } from "./store/flights.ts";

@@ -1,4 +1,5 @@
 import { definePlugin, ErrorCode, type Health, type RequestContext, type ResolvedGateway, type SpendCharge, type SpendStore, type SpendWindow } from "switchboard";
+import { storageUnavailable } from "../storage-unavailable.ts";
 import { estimateCost } from "./estimate.ts";
 import { compileBudgets, type CompiledBudget } from "./rules.ts";
 
@@ -77,7 +78,11 @@ export function budget(options: BudgetOptions = {}) {
       const reserve = estimateCost(ctx);
       const requests = rules.map((rule, i) => ({ key: keys[i], windowMs: rule.windowMs, limit: rule.usd, sliding: rule.sliding, reserve }));
       const decision = await spend.reserve(requests, now());
-      if (!decision.allowed) return refuse(ctx, rules, decision.windows);
+      if (!decision.allowed) {
+        if (decision.unavailable) return storageUnavailable(ctx, "Spend budgets cannot be checked right now");
+        return refuse(ctx, rules, decision.windows);
+      }
+      // Also when admitted by the "open" outage policy: the store settles what it really held.
       held.set(ctx, requests.map((r) => ({ key: r.key, windowMs: r.windowMs, reserved: reserve, cost: 0 })));
       return next();
     },

@@ -1,6 +1,5 @@
-import { definePlugin, type CacheEntry, type CacheStore, type Logger, type Next, type RequestContext } from "switchboard";
+import { definePlugin, type CacheEntry, type CacheStore, type FlightStore, type Land, type Logger, type Next, type RequestContext } from "switchboard";
 import { entryFromRecord, replay, replayableHeaders, type PendingWrite } from "./entry.ts";
-import { Flights, type Land } from "./flights.ts";
 import { cacheKey } from "./key.ts";
 import { cachePolicy, MAX_CACHED_BYTES, type CachePolicy } from "./policy.ts";
 import { SemanticCache, similarityHeader, type Probe } from "./semantic.ts";
@@ -9,6 +8,7 @@ export { cacheKey } from "./key.ts";
 export { CUSTOM_KEY_TTL_SECONDS, MAX_CACHED_BYTES, MAX_TTL_SECONDS } from "./policy.ts";
 export { MAX_PROMPT_CHARS, promptOf } from "./prompt.ts";
 export { DEFAULT_EMBED_TIMEOUT_MS, DEFAULT_THRESHOLD } from "./semantic.ts";
+
 
 /** Options of {@link cache}; the built-in `"cache"` uses the defaults. */
 export interface CacheOptions {
@@ -40,9 +40,9 @@ export interface CacheOptions {
  */
 export function cache(options: CacheOptions = {}) {
   const { now = Date.now, purgeIntervalMs = 60_000 } = options;
-  const flights = new Flights();
   const pending = new WeakMap<RequestContext, PendingWrite & { land: Land | null; probe: Probe | null }>();
   let store: CacheStore;
+  let flights: FlightStore;
   let logger: Logger;
   let semantic: SemanticCache;
   let purgeTimer: ReturnType<typeof setInterval> | null = null;
@@ -101,6 +101,7 @@ export function cache(options: CacheOptions = {}) {
     timeout: 0,
     setup(gateway) {
       store = gateway.stores.cache;
+      flights = gateway.stores.flights;
       logger = gateway.logger;
       semantic = new SemanticCache(gateway, now, read);
       const purge = () => {
@@ -123,17 +124,17 @@ export function cache(options: CacheOptions = {}) {
       const key = cacheKey(ctx, policy.customKey);
       const stored = await read(key);
       if (stored) return replay(ctx, stored);
-      const waiting = flights.follow(key);
-      if (waiting) return follow(ctx, next, key, policy, waiting);
+      const waiting = await flights.follow(key, read);
+      if (waiting) return follow(ctx, next, key, policy, waiting.landed);
       const similar = policy.customKey === null ? await semantic.lookup(ctx) : null;
       if (similar?.hit) {
         ctx.responseHeaders.set("cf-aig-cache-similarity", similarityHeader(similar.similarity));
         return replay(ctx, similar.hit);
       }
       // An identical request may have become the leader while this one was embedding.
-      const leader = flights.follow(key);
-      if (leader) return follow(ctx, next, key, policy, leader);
-      return forward(ctx, next, key, policy, flights.lead(key), similar?.probe ?? null);
+      const flight = await flights.join(key, read);
+      if (!flight.leader) return follow(ctx, next, key, policy, flight.landed);
+      return forward(ctx, next, key, policy, flight.land, similar?.probe ?? null);
     },
     async onComplete(record, ctx) {
       const write = pending.get(ctx);

@@ -1,4 +1,5 @@
 import { definePlugin, ErrorCode, type CounterRequest, type CounterStore, type CounterWindow, type RequestContext, type ResolvedGateway } from "switchboard";
+import { storageUnavailable } from "../storage-unavailable.ts";
 import { compileRules, NO_VALUE, type CompiledRule } from "./rules.ts";
 
 export { NO_VALUE };
@@ -69,7 +70,13 @@ export function rateLimit(options: RateLimitOptions = {}) {
         sliding: rule.sliding,
       }));
       const decision = await counters.take(requests, at);
-      if (!decision.allowed) return refuse(ctx, rules, decision.windows);
+      if (!decision.allowed) {
+        // Redis away with `storage.limitsWhenDown: "closed"`: nothing was counted, nothing was spent.
+        if (decision.unavailable) return storageUnavailable(ctx, "Rate limits cannot be checked right now");
+        return refuse(ctx, rules, decision.windows);
+      }
+      // Redis away with the "open" policy: the request passes uncounted, so there is nothing to settle or refund.
+      if (decision.unavailable) return next();
       charges.set(ctx, { rules, requests, at });
       setHeaders(ctx, rules, decision.windows);
       const response = await next();

@@ -1,3 +1,5 @@
+import { StoreUnavailable } from "../store/errors.ts";
+
 /**
  * Every error the gateway itself produces: one class, one table of stable codes, one renderer.
  * Codes the Cloudflare service also uses keep its numbers; Switchboard's own start at 2100.
@@ -63,11 +65,13 @@ export const ErrorCode = {
   CircuitOpen: 2115,
   /** 429 — a WebSocket connection already has `server.websocket.maxInFlight` requests in flight. */
   TooManyInFlight: 2116,
+  /** 403 — a CORS preflight: the gateway answers no cross-origin request from a browser (it sends no CORS headers). */
+  CrossOriginRefused: 2117,
   /**
    * 503 — a shared store (PostgreSQL, Redis) did not answer within `storage.timeout`, and the feature's
    * policy is to refuse: a run-time gateway token cannot be checked, or `storage.limitsWhenDown: "closed"`.
    */
-  StorageUnavailable: 2117,
+  StorageUnavailable: 2118,
   /** 400 — `model: "dynamic/<name>"` names no configured route. */
   UnknownRoute: 2140,
   /** 400 — the route's `when` condition, or every target's, does not hold for the request's `cf-aig-metadata`. */
@@ -135,6 +139,12 @@ export function requestEnded(reason: "client" | "shutdown", during: string, caus
 /** Turns anything thrown into a GatewayError; unknown errors become 500/2121 without leaking internals. */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  if (error instanceof StoreUnavailable) {
+    return new GatewayError(503, ErrorCode.StorageUnavailable, "Storage unavailable: a shared store (PostgreSQL or Redis) did not answer; retry shortly", {
+      cause: error,
+      headers: { "retry-after": "1" },
+    });
+  }
   return new GatewayError(500, ErrorCode.Internal, "Internal gateway error; see the gateway's log for details", { cause: error });
 }
 

@@ -7,6 +7,7 @@ import type { SpendStore } from "../store/spend.ts";
 import type { CacheStore } from "../store/cache.ts";
 import type { VectorIndex } from "../store/vectors.ts";
 import type { BreakerStore } from "../store/breakers.ts";
+import type { FlightStore } from "../store/flights.ts";
 import type { RequestContext } from "./context.ts";
 import type { RequestRecord } from "./record.ts";
 
@@ -87,6 +88,8 @@ export interface Stores {
   vectors: VectorIndex;
   /** The circuit breaker of each target the fallback plugin calls (in-process by default). */
   breakers: BreakerStore;
+  /** Coalescing of identical in-flight cache misses (in-process by default; across replicas with Redis). */
+  flights: FlightStore;
 }
 
 /** What `setup(gateway)` receives: the validated config, the stores, the providers and a logger. */

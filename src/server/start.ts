@@ -40,7 +40,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const { config } = options;
   const logger = options.logger ?? consoleLogger();
   const health = options.health ?? new GatewayHealth(logger);
-  const storage = openStores(config, logger, health);
+  const storage = await openStores(config, logger, health);
   const providers = createRegistry(config.providers);
   const handle: GatewayHandle = { config, stores: storage.stores, providers, logger, health };
   const { plugins, unavailable } = resolvePlugins(config.plugins);

@@ -44,6 +44,12 @@ export interface CounterDecision {
   allowed: boolean;
   /** One per request, in the same order. */
   windows: CounterWindow[];
+  /**
+   * Set when a shared store (Redis) could not be asked and the answer comes from its outage policy
+   * (`storage.limitsWhenDown`) instead of the counters: allowed for `"open"`, refused for `"closed"`.
+   * A refusal with this set is an outage, not a full window: answer 503, not 429.
+   */
+  unavailable?: true;
 }
 
 /** Storage behind the rate-limit plugin. Swapping it (memory → Redis) changes no plugin. */

@@ -47,6 +47,12 @@ export interface SpendDecision {
   allowed: boolean;
   /** One per request, in the same order. */
   windows: SpendWindow[];
+  /**
+   * Set when a shared store could not be asked and the answer is its outage policy
+   * (`storage.limitsWhenDown`): admitted uncounted (`"open"`), or refused (`"closed"`). A refusal with
+   * this set is an outage, not a spent budget: answer 503, not 429.
+   */
+  unavailable?: true;
 }
 
 /** What one admitted request settles in one bucket. */

@@ -73,6 +73,15 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
     purgeExpired(now?: number): Promise<number>;
   }
 
+  /** Coalescing of identical cache misses: one leader goes upstream, followers wait for what it stored (null: go yourself). */
+  export interface FlightStore {
+    follow(key: string, read: (key: string) => Promise<CacheEntry | null>): Promise<{ leader: false; landed: Promise<CacheEntry | null> } | null>;
+    join(
+      key: string,
+      read: (key: string) => Promise<CacheEntry | null>,
+    ): Promise<{ leader: false; landed: Promise<CacheEntry | null> } | { leader: true; land(entry: CacheEntry | null): void }>;
+  }
+
   export interface CounterRequest {
     key: string;
     windowMs: number;
@@ -83,7 +92,8 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
 
   /** Windowed counters: \`take\` checks every request's window and charges all of them only when all pass. */
   export interface CounterStore {
-    take(requests: readonly CounterRequest[], now?: number): Promise<{ allowed: boolean; windows: { allowed: boolean; count: number; remaining: number; resetMs: number }[] }>;
+    /** \`unavailable\`: a shared store could not be asked and \`storage.limitsWhenDown\` answered (a refusal then is an outage: 503, not 429). */
+    take(requests: readonly CounterRequest[], now?: number): Promise<{ allowed: boolean; windows: { allowed: boolean; count: number; remaining: number; resetMs: number }[]; unavailable?: true }>;
     add(key: string, windowMs: number, amount: number, now?: number): Promise<void>;
   }
 
@@ -122,7 +132,8 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
 
   /** USD per budget window: \`reserve\` admits while settled + reserved is under every limit, and holds the estimate in all or none. */
   export interface SpendStore {
-    reserve(requests: readonly SpendRequest[], now?: number): Promise<{ allowed: boolean; windows: SpendWindow[] }>;
+    /** \`unavailable\`: a shared store could not be asked and \`storage.limitsWhenDown\` answered (a refusal then is an outage: 503, not 429). */
+    reserve(requests: readonly SpendRequest[], now?: number): Promise<{ allowed: boolean; windows: SpendWindow[]; unavailable?: true }>;
     settle(charges: readonly SpendCharge[], now?: number): Promise<void>;
     list(prefix: string, now?: number): Promise<SpendStatus[]>;
     close(): Promise<void>;
@@ -204,6 +215,7 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
     spend: SpendStore;
     tokens: TokenStore;
     breakers: BreakerStore;
+    flights: FlightStore;
   }
 
   export interface ProviderRegistry {

@@ -1,5 +1,6 @@
 import { RedisClient } from "bun";
 import type { Health } from "../../pipeline/types.ts";
+import { StoreUnavailable } from "../errors.ts";
 
 /**
  * One connection to Redis (or Valkey) shared by every Redis-backed store of a process, with the
@@ -122,7 +123,7 @@ export class RedisConnection {
 }
 
 /** Redis could not be asked: away, closed or too slow. Stores catch this one and apply their policy. */
-export class RedisUnavailable extends Error {
+export class RedisUnavailable extends StoreUnavailable {
   override readonly name = "RedisUnavailable";
 }
 
