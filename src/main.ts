@@ -3,13 +3,14 @@ import { commandHelp, parseCommandLine, UsageError, usageLine, type Command } fr
 import { checkCommand } from "./cli/check.ts";
 import { initCommand } from "./cli/init.ts";
 import { logsCommand } from "./cli/logs.ts";
+import { migrateCommand } from "./cli/migrate.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { statsCommand } from "./cli/stats.ts";
 import { tokenCommands } from "./cli/tokens.ts";
 import { ConfigError } from "./config/loader.ts";
 import { VERSION, versionLine } from "./version.ts";
 
-const COMMANDS: readonly Command[] = [serveCommand, initCommand, checkCommand, ...tokenCommands, statsCommand, logsCommand];
+const COMMANDS: readonly Command[] = [serveCommand, initCommand, checkCommand, ...tokenCommands, statsCommand, logsCommand, migrateCommand];
 
 function help(): string {
   const lines = COMMANDS.map((command) => [usageLine(command), command.summary]);
@@ -21,8 +22,9 @@ ${lines.map(([usage, summary]) => `  ${usage}\n      ${summary}`).join("\n")}
 
 Without --config, ./gateway.config.ts is used when present; otherwise a working default
 (one "default" gateway, logs in ./data/switchboard.db, port 8787).
-The tokens, stats and logs commands take --config PATH too: they read the config's SQLite file,
-and stats and logs only read it, so they are safe next to a running gateway.
+The tokens, stats and logs commands take --config PATH too: they read the config's SQLite file (or
+PostgreSQL, with storage.postgres), and stats and logs only read it, so they are safe next to a running
+gateway. migrate brings the PostgreSQL schema up to date; SQLite migrates itself.
 Environment: SWITCHBOARD_ADMIN_TOKEN sets server.adminToken when the config does not.`;
 }
 

@@ -1,6 +1,8 @@
 import { Database, type SQLQueryBindings } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import type { ResolvedBudget, ResolvedConfig } from "../config/defaults.ts";
+import { openPostgres } from "../store/postgres/db.ts";
+import { PostgresLogReader } from "../store/postgres/log-reads.ts";
 import { LOG_MIGRATIONS, ROW_COLUMNS, toLogRow, type StoredLog } from "../store/sqlite/log-rows.ts";
 import { whereSql } from "../store/sqlite/log-sql.ts";
 import type { LogFilter, LogRow } from "../store/types.ts";
@@ -30,19 +32,49 @@ export interface ModelTotals {
   cost: number;
 }
 
-/** A listed log and its insertion sequence (the SQLite rowid), the cursor of `--follow`. */
+/** A listed log and its insertion sequence (SQLite's rowid, PostgreSQL's `seq`), the cursor of `--follow`. */
 export interface SequencedLog {
   seq: number;
   row: LogRow;
 }
 
 /**
- * The CLI's read-only view of the logs in the config's SQLite file, for `stats` and `logs`. It opens
- * the file read-only and never migrates, sets a pragma that persists, or creates anything, so it is
- * safe next to a running gateway: WAL lets it read while the gateway's writer thread commits.
- * The SQL is its own rather than `SqliteLogStore`'s, which would migrate the file and start a writer thread.
+ * The CLI's read-only view of a gateway's logs, for `stats` and `logs`: in the config's SQLite file, or
+ * in PostgreSQL when `storage.postgres` is set (src/store/postgres/log-reads.ts). Both answer the same
+ * for the same logs. Open one with {@link openLogReader}; `close()` when done.
  */
-export class LogReader implements Disposable {
+export interface LogReader {
+  /** There is no logs table yet (a SQLite file whose gateway never stored a log): every answer is empty. */
+  readonly empty: boolean;
+  /** Totals of `gatewayId`'s logs created in [start, end]. */
+  totals(gatewayId: string, start: number, end: number): Promise<LogTotals>;
+  /** The `limit` models (by provider) with the most logs in [start, end], most first. */
+  topModels(gatewayId: string, start: number, end: number, limit: number): Promise<ModelTotals[]>;
+  /** The newest `limit` logs matching `filters`, oldest of them first. */
+  recent(gatewayId: string, filters: LogFilter[], limit: number): Promise<SequencedLog[]>;
+  /** Logs matching `filters` stored after the one with sequence `seq`, in the order they were stored. */
+  after(gatewayId: string, filters: LogFilter[], seq: number, limit: number): Promise<SequencedLog[]>;
+  /** What each bucket of a budget rule spent in [start, end), from the logs (see `SqliteLogReader.spend`). */
+  spend(gatewayId: string, rule: ResolvedBudget, start: number, end: number): Promise<{ bucket: string; spent: number }[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The reader of the config's log storage: PostgreSQL when `storage.postgres` is set (opening it
+ * migrates the schema, as every command that opens the store does), else the SQLite file, read-only.
+ */
+export async function openLogReader(config: ResolvedConfig): Promise<LogReader> {
+  if (config.storage.postgres) return new PostgresLogReader(await openPostgres(config.storage.postgres, { timeoutMs: config.storage.timeout }));
+  return SqliteLogReader.open(config);
+}
+
+/**
+ * The logs in the config's SQLite file. It opens the file read-only and never migrates, sets a pragma
+ * that persists, or creates anything, so it is safe next to a running gateway: WAL lets it read while
+ * the gateway's writer thread commits. The SQL is its own rather than `SqliteLogStore`'s, which would
+ * migrate the file and start a writer thread.
+ */
+export class SqliteLogReader implements LogReader {
   private readonly db: Database | null;
 
   private constructor(db: Database | null) {
@@ -50,7 +82,7 @@ export class LogReader implements Disposable {
   }
 
   /** Opens the config's log database; fails with what to do when there is none to read. */
-  static open(config: ResolvedConfig): LogReader {
+  static open(config: ResolvedConfig): SqliteLogReader {
     const path = config.storage.sqlite;
     if (path === ":memory:") throw new Error('storage.sqlite is ":memory:": the logs live only inside the running gateway; read them through its admin API');
     if (!existsSync(path)) throw new Error(`No log database at ${path}; the gateway creates it when it first starts`);
@@ -65,17 +97,16 @@ export class LogReader implements Disposable {
       // A file whose gateway never stored a log has no logs table yet: read it as empty.
       if (version === 0) {
         db.close();
-        return new LogReader(null);
+        return new SqliteLogReader(null);
       }
-      return new LogReader(db);
+      return new SqliteLogReader(db);
     } catch (error) {
       db.close();
       throw error;
     }
   }
 
-  /** Totals of `gatewayId`'s logs created in [start, end]. */
-  totals(gatewayId: string, start: number, end: number): LogTotals {
+  async totals(gatewayId: string, start: number, end: number): Promise<LogTotals> {
     const empty: LogTotals = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0, duration_p50: null, duration_p95: null };
     if (!this.db) return empty;
     const window: [string, number, number] = [gatewayId, start, end];
@@ -94,8 +125,7 @@ export class LogReader implements Disposable {
     return { ...sums, duration_p50: percentile(0.5), duration_p95: percentile(0.95) };
   }
 
-  /** The `limit` models (by provider) with the most logs in [start, end], most first. */
-  topModels(gatewayId: string, start: number, end: number, limit: number): ModelTotals[] {
+  async topModels(gatewayId: string, start: number, end: number, limit: number): Promise<ModelTotals[]> {
     if (!this.db) return [];
     return this.db
       .query<ModelTotals, [string, number, number, number]>(
@@ -107,8 +137,7 @@ export class LogReader implements Disposable {
       .all(gatewayId, start, end, limit);
   }
 
-  /** The newest `limit` logs matching `filters`, oldest of them first. */
-  recent(gatewayId: string, filters: LogFilter[], limit: number): SequencedLog[] {
+  async recent(gatewayId: string, filters: LogFilter[], limit: number): Promise<SequencedLog[]> {
     if (!this.db) return [];
     const where = whereSql(gatewayId, filters);
     const rows = this.db
@@ -122,7 +151,7 @@ export class LogReader implements Disposable {
    * By insertion order rather than `created_at` (the request's start): a long stream finishing after
    * shorter requests that started later is still shown when it lands.
    */
-  after(gatewayId: string, filters: LogFilter[], seq: number, limit: number): SequencedLog[] {
+  async after(gatewayId: string, filters: LogFilter[], seq: number, limit: number): Promise<SequencedLog[]> {
     if (!this.db) return [];
     const where = whereSql(gatewayId, filters);
     const rows = this.db
@@ -136,7 +165,7 @@ export class LogReader implements Disposable {
    * hits count 0), grouped by the rule's key — a token id, a metadata value, or a request header (from
    * the stored request heads, so only with payloads logged). Provider and model globs apply as in the plugin.
    */
-  spend(gatewayId: string, rule: ResolvedBudget, start: number, end: number): { bucket: string; spent: number }[] {
+  async spend(gatewayId: string, rule: ResolvedBudget, start: number, end: number): Promise<{ bucket: string; spent: number }[]> {
     if (!this.db) return [];
     const { bucket, join, params } = bucketSql(rule.key);
     const where: string[] = ["logs.gateway_id = ?", "logs.created_at >= ?", "logs.created_at < ?", `${bucket} IS NOT NULL`];
@@ -163,7 +192,7 @@ export class LogReader implements Disposable {
     return this.db === null;
   }
 
-  [Symbol.dispose](): void {
+  async close(): Promise<void> {
     this.db?.close();
   }
 }

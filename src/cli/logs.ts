@@ -3,7 +3,7 @@ import { loadConfig } from "../config/loader.ts";
 import type { LogFilter, LogRow } from "../store/types.ts";
 import { booleanFlag, stringFlag, UsageError, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG, JSON_FLAG, requireGateway } from "./common.ts";
-import { LogReader, type SequencedLog } from "./log-reader.ts";
+import { openLogReader, SqliteLogReader, type LogReader, type SequencedLog } from "./log-reader.ts";
 import { usd } from "./stats.ts";
 import { columnWidths, formatRow, type Align } from "./table.ts";
 
@@ -12,7 +12,7 @@ const MAX_LIMIT = 10_000;
 /** How often `--follow` looks for new logs. */
 const POLL_MS = 500;
 
-/** `switchboard logs`: one gateway's recent logs, newest last, read-only from the config's SQLite file; `--follow` tails them. */
+/** `switchboard logs`: one gateway's recent logs, newest last, read-only from the config's SQLite file or PostgreSQL; `--follow` tails them. */
 export const logsCommand: Command = {
   name: "logs",
   synopsis: "[--config PATH] [--gateway ID] [--follow] [--limit N] [--provider P] [--model M] [--status N] [--success true|false] [--json]",
@@ -67,9 +67,9 @@ async function logs(args: Args): Promise<void> {
   const gatewayId = stringFlag(args, "gateway") ?? "default";
   const config = await loadConfig(stringFlag(args, "config"));
   requireGateway(config, gatewayId);
-  const reader = LogReader.open(config);
+  const reader = await openLogReader(config);
   try {
-    const first = reader.recent(gatewayId, filters, limit);
+    const first = await reader.recent(gatewayId, filters, limit);
     const printer = json ? jsonPrinter() : tablePrinter(first.map((log) => log.row));
     if (!booleanFlag(args, "follow")) {
       if (first.length === 0 && !json) console.log(`No logs for gateway "${gatewayId}"${filters.length ? " that match" : ""}.`);
@@ -79,7 +79,7 @@ async function logs(args: Args): Promise<void> {
     printer(first);
     await follow(config, reader, gatewayId, filters, first.at(-1)?.seq ?? 0, printer);
   } finally {
-    reader[Symbol.dispose]();
+    await reader.close();
   }
 }
 
@@ -98,11 +98,11 @@ async function follow(config: ResolvedConfig, opened: LogReader, gatewayId: stri
     while (!stopped) {
       // A file without a logs table when opened gets one with the gateway's first log: look again.
       if (reader.empty) {
-        const fresh = LogReader.open(config);
-        if (fresh.empty) fresh[Symbol.dispose]();
+        const fresh = SqliteLogReader.open(config);
+        if (fresh.empty) await fresh.close();
         else reader = fresh;
       }
-      for (let batch = reader.after(gatewayId, filters, seq, 1000); batch.length > 0; batch = reader.after(gatewayId, filters, seq, 1000)) {
+      for (let batch = await reader.after(gatewayId, filters, seq, 1000); batch.length > 0; batch = await reader.after(gatewayId, filters, seq, 1000)) {
         print(batch);
         seq = batch.at(-1)!.seq;
       }
@@ -113,7 +113,7 @@ async function follow(config: ResolvedConfig, opened: LogReader, gatewayId: stri
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    if (reader !== opened) reader[Symbol.dispose]();
+    if (reader !== opened) await reader.close();
   }
 }
 

@@ -2,14 +2,14 @@ import { loadConfig } from "../config/loader.ts";
 import { booleanFlag, stringFlag, UsageError, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG, JSON_FLAG, requireGateway } from "./common.ts";
 import type { ResolvedBudget } from "../config/defaults.ts";
-import { LogReader, type LogTotals, type ModelTotals } from "./log-reader.ts";
+import { openLogReader, type LogReader, type LogTotals, type ModelTotals } from "./log-reader.ts";
 import { table } from "./table.ts";
 
 /** How many models the table lists. */
 const TOP_MODELS = 10;
 const DEFAULT_SINCE = "24h";
 
-/** `switchboard stats`: totals and top models of one gateway's logs, read-only from the config's SQLite file. */
+/** `switchboard stats`: totals and top models of one gateway's logs, read-only from the config's SQLite file or PostgreSQL. */
 export const statsCommand: Command = {
   name: "stats",
   synopsis: "[--config PATH] [--gateway ID] [--since 24h|7d|90m|ISO] [--json]",
@@ -49,10 +49,15 @@ async function stats(args: Args): Promise<void> {
   const gatewayId = stringFlag(args, "gateway") ?? "default";
   const config = await loadConfig(stringFlag(args, "config"));
   requireGateway(config, gatewayId);
-  using reader = LogReader.open(config);
-  const totals = reader.totals(gatewayId, start, end);
-  const models = reader.topModels(gatewayId, start, end, TOP_MODELS);
-  const budgets = budgetSpend(reader, config.gateways.get(gatewayId)!.budgets, gatewayId, end);
+  const reader = await openLogReader(config);
+  let totals: LogTotals, models: ModelTotals[], budgets: BudgetSpend[];
+  try {
+    totals = await reader.totals(gatewayId, start, end);
+    models = await reader.topModels(gatewayId, start, end, TOP_MODELS);
+    budgets = await budgetSpend(reader, config.gateways.get(gatewayId)!.budgets, gatewayId, end);
+  } finally {
+    await reader.close();
+  }
   const window = { gateway: gatewayId, since: new Date(start).toISOString(), until: new Date(end).toISOString() };
   if (booleanFlag(args, "json")) {
     const { cached, ...rest } = totals;
@@ -81,7 +86,7 @@ export interface BudgetSpend {
  * shows them). Fixed windows are clock-aligned; a sliding one adds the previous window's spend,
  * weighted by how much of it still overlaps, as the plugin does.
  */
-function budgetSpend(reader: LogReader, rules: readonly ResolvedBudget[], gatewayId: string, now: number): BudgetSpend[] {
+async function budgetSpend(reader: LogReader, rules: readonly ResolvedBudget[], gatewayId: string, now: number): Promise<BudgetSpend[]> {
   const out: BudgetSpend[] = [];
   for (const rule of rules) {
     const ms = rule.intervalSeconds * 1000;
@@ -89,10 +94,10 @@ function budgetSpend(reader: LogReader, rules: readonly ResolvedBudget[], gatewa
     const spent = new Map<string, number>();
     // Buckets named as the admin API names them: `gateway`, `token=<id>`, `metadata:team=<value>`.
     const label = (value: string) => (rule.key === "gateway" ? "gateway" : `${rule.key}=${value}`);
-    for (const { bucket, spent: usd } of reader.spend(gatewayId, rule, start, now)) spent.set(label(bucket), usd);
+    for (const { bucket, spent: usd } of await reader.spend(gatewayId, rule, start, now)) spent.set(label(bucket), usd);
     if (rule.sliding) {
       const weight = 1 - (now - start) / ms;
-      for (const { bucket, spent: usd } of reader.spend(gatewayId, rule, start - ms, start)) spent.set(label(bucket), (spent.get(label(bucket)) ?? 0) + usd * weight);
+      for (const { bucket, spent: usd } of await reader.spend(gatewayId, rule, start - ms, start)) spent.set(label(bucket), (spent.get(label(bucket)) ?? 0) + usd * weight);
     }
     for (const [bucket, usd] of spent) {
       out.push({ name: rule.name, bucket, usd: rule.usd, spent: Math.round(usd * 1e10) / 1e10, window_start: new Date(start).toISOString(), resets_at: new Date(start + ms).toISOString() });

@@ -1,12 +1,15 @@
+import type { ResolvedConfig } from "../config/defaults.ts";
 import { loadConfig } from "../config/loader.ts";
+import { openPostgres } from "../store/postgres/db.ts";
+import { PostgresTokenStore } from "../store/postgres/tokens.ts";
 import { openDatabase } from "../store/sqlite/db.ts";
 import { SqliteTokenStore } from "../store/sqlite/tokens.ts";
-import { ExpiryError, parseExpiry, tokenStatus, type GatewayToken } from "../store/tokens.ts";
+import { ExpiryError, parseExpiry, tokenStatus, type GatewayToken, type TokenStore } from "../store/tokens.ts";
 import { booleanFlag, stringFlag, UsageError, type Args, type Command } from "./args.ts";
 import { CONFIG_FLAG as CONFIG, JSON_FLAG, requireGateway } from "./common.ts";
 import { table as formatTable } from "./table.ts";
 
-/** `switchboard tokens create|list|revoke`: manage gateway tokens in the config's SQLite file. */
+/** `switchboard tokens create|list|revoke`: manage gateway tokens in the config's SQLite file, or in PostgreSQL when `storage.postgres` is set. */
 export const tokenCommands: Command[] = [
   {
     name: "tokens create",
@@ -49,12 +52,8 @@ async function tokens(action: "create" | "list" | "revoke", args: Args): Promise
 
   const config = await loadConfig(stringFlag(args, "config"));
   if (gatewayId !== undefined) requireGateway(config, gatewayId);
-  if (config.storage.sqlite === ":memory:") {
-    throw new Error("storage.sqlite is \":memory:\": tokens made here would vanish; use the admin API of the running gateway instead");
-  }
-  const db = openDatabase(config.storage.sqlite);
+  const { store, close } = await openTokenStore(config);
   try {
-    const store = new SqliteTokenStore(db);
     const json = booleanFlag(args, "json");
     if (action === "create") {
       const { token, info } = await store.create({ gatewayId: gatewayId!, name: name?.trim() || null, expiresAt });
@@ -67,8 +66,21 @@ async function tokens(action: "create" | "list" | "revoke", args: Args): Promise
       console.log(`Revoked ${rest[0]}; requests that present it now get 401.`);
     }
   } finally {
-    db.close();
+    await close();
   }
+}
+
+/** The token store the running gateway uses: PostgreSQL when `storage.postgres` is set (migrated on open), else the SQLite file. */
+async function openTokenStore(config: ResolvedConfig): Promise<{ store: TokenStore; close(): Promise<void> }> {
+  if (config.storage.postgres) {
+    const db = await openPostgres(config.storage.postgres, { timeoutMs: config.storage.timeout });
+    return { store: new PostgresTokenStore(db), close: () => db.close() };
+  }
+  if (config.storage.sqlite === ":memory:") {
+    throw new Error("storage.sqlite is \":memory:\": tokens made here would vanish; use the admin API of the running gateway instead");
+  }
+  const db = openDatabase(config.storage.sqlite);
+  return { store: new SqliteTokenStore(db), close: async () => db.close() };
 }
 
 function readExpiry(text: string): number {

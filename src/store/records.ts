@@ -1,5 +1,8 @@
 import type { ResolvedConfig } from "../config/defaults.ts";
 import type { Health, Logger, Stores } from "../pipeline/types.ts";
+import { openPostgres } from "./postgres/db.ts";
+import { PostgresLogStore } from "./postgres/logs.ts";
+import { PostgresTokenStore } from "./postgres/tokens.ts";
 import { openDatabase } from "./sqlite/db.ts";
 import { SqliteLogStore } from "./sqlite/logs.ts";
 import { SqliteTokenStore } from "./sqlite/tokens.ts";
@@ -19,6 +22,7 @@ export interface RecordStores {
  */
 export async function openLogAndTokenStores(config: ResolvedConfig, logger: Logger, health: Health): Promise<RecordStores> {
   const retention = (id: string) => config.gateways.get(id)?.logs;
+  if (config.storage.postgres) return openPostgresRecords(config.storage.postgres, config, logger, health);
   const db = openDatabase(config.storage.sqlite);
   const logs = new SqliteLogStore(db, { logger, health, retention, closeDatabase: false });
   health.section("logs", () => ({ written: logs.stats.written, dropped: logs.stats.dropped, retrying: logs.retrying }));
@@ -31,6 +35,29 @@ export async function openLogAndTokenStores(config: ResolvedConfig, logger: Logg
     async close() {
       await logs.close();
       db.close();
+    },
+  };
+}
+
+/** Logs and tokens in PostgreSQL, shared by every replica; log writes batched off the request path and buffered through outages. */
+async function openPostgresRecords(url: string, config: ResolvedConfig, logger: Logger, health: Health): Promise<RecordStores> {
+  const pg = await openPostgres(url, { timeoutMs: config.storage.timeout });
+  const logs = new PostgresLogStore(pg, {
+    logger,
+    health,
+    logBuffer: config.storage.logBuffer,
+    retention: (id) => config.gateways.get(id)?.logs,
+    closeDatabase: false,
+  });
+  health.section("logs", () => ({ written: logs.stats.written, dropped: logs.stats.dropped, retrying: logs.retrying, buffered: logs.buffered }));
+  logs.pruneAll(config.gateways.keys()).catch((error) => logger.error("applying log retention at start-up failed", error));
+  const tokens = new PostgresTokenStore(pg, { health });
+  return {
+    logs,
+    tokens,
+    async close() {
+      await logs.close();
+      await pg.close();
     },
   };
 }

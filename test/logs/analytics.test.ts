@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { join } from "node:path";
 import { resolveConfig } from "../../src/config/defaults.ts";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
 import type { GatewayHandle, Stores } from "../../src/pipeline/types.ts";
 import type { ProviderRegistry } from "../../src/providers/registry.ts";
 import { adminApi } from "../../src/server/admin/index.ts";
 import { GatewayHealth } from "../../src/server/health.ts";
-import { openDatabase } from "../../src/store/sqlite/db.ts";
-import { SqliteLogStore } from "../../src/store/sqlite/logs.ts";
-import { makeRecord, memoryLogger, tempDir } from "./records.ts";
+import type { AnalyticsQuery, LogStore } from "../../src/store/types.ts";
+import { postgres } from "../support/engines.ts";
+import { openPostgresLogStore, openSqliteLogStore } from "../store/log-store-engines.ts";
+import type { OpenedLogStore } from "../store/log-store-contract.ts";
+import { makeRecord, memoryLogger } from "./records.ts";
 
 const TOKEN = "admin-token-for-tests";
 const ACCOUNT = "acc123";
@@ -32,10 +33,10 @@ const records = [
   makeRecord({ gatewayId: "other", createdAt: T0 + 10 * MIN, durationMs: 9999, usage: usage(1000, 1000), cost: 9 }),
 ];
 
-function startAdmin() {
-  const dir = tempDir();
+async function startAdmin(open: () => Promise<OpenedLogStore>) {
+  const opened = await open();
+  const store: LogStore = opened.store;
   const logger = memoryLogger();
-  const store = new SqliteLogStore(openDatabase(join(dir.path, "logs.db")), { logger });
   const config = resolveConfig({ accountId: ACCOUNT, server: { adminToken: TOKEN }, gateways: { prod: {}, other: {} } }, null);
   const handle: GatewayHandle = { config, stores: { logs: store } as Partial<Stores> as Stores, providers: noProviders, logger, health: new GatewayHealth(logger) };
   const app = new Elysia().use(adminApi(handle)).listen(0);
@@ -47,22 +48,15 @@ function startAdmin() {
       }),
     async [Symbol.asyncDispose]() {
       await app.stop(true);
-      await store.close();
-      dir[Symbol.dispose]();
+      await opened[Symbol.asyncDispose]();
     },
   };
 }
 
-let admin: ReturnType<typeof startAdmin>;
-beforeAll(async () => {
-  admin = startAdmin();
-  for (const record of records) admin.store.append(record);
-  await admin.store.flush();
-});
-afterAll(() => admin[Symbol.asyncDispose]());
+type Admin = Awaited<ReturnType<typeof startAdmin>>;
 
 const range = `start_date=${iso(T0)}&end_date=${iso(T0 + 2 * HOUR)}`;
-const result = async (query: string) => {
+const resultOf = async (admin: Admin, query: string) => {
   const response = await admin.get(query);
   expect(response.status).toBe(200);
   const body = (await response.json()) as { success: boolean; errors: unknown[]; result: Record<string, unknown> };
@@ -70,7 +64,16 @@ const result = async (query: string) => {
   return body.result;
 };
 
-describe("GET …/gateways/{gw}/analytics", () => {
+function analyticsSuite(open: () => Promise<OpenedLogStore>) {
+  let admin: Admin;
+  beforeAll(async () => {
+    admin = await startAdmin(open);
+    for (const record of records) admin.store.append(record);
+    await admin.store.flush();
+  });
+  afterAll(() => admin[Symbol.asyncDispose]());
+  const result = (query: string) => resultOf(admin, query);
+
   test("totals and hourly series: start inclusive, end exclusive, errors, cache hits at cost 0, percentiles", async () => {
     expect(await result(`${range}&bucket=hour`)).toEqual({
       start: iso(T0),
@@ -141,5 +144,66 @@ describe("GET …/gateways/{gw}/analytics", () => {
     expect(body.success).toBe(false);
     expect(body.errors[0].code).toBe(ErrorCode.BadRequest);
     expect(body.errors[0].message).toContain(parameter);
+  });
+}
+
+describe("GET …/gateways/{gw}/analytics on SQLite", () => analyticsSuite(openSqliteLogStore));
+describe.skipIf(!(await postgres()))("GET …/gateways/{gw}/analytics on PostgreSQL", () => analyticsSuite(openPostgresLogStore));
+
+/** A small seeded generator (mulberry32): the same varied logs on every run. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe.skipIf(!(await postgres()))("SQLite and PostgreSQL", () => {
+  test("answer the same analytics for the same varied logs: every bucket size, every group_by", async () => {
+    const random = generator(7);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+    // Booleans group as "1" / "0" (SQLite's json_extract); no value appears both as a string and as a number,
+    // which SQLite would list as two groups with the same key.
+    const values = ["ada", "bob", 3, 1.5, true, false, "true", ""] as const;
+    const logs = Array.from({ length: 1500 }, (_, i) => {
+      const cached = random() < 0.15;
+      const metadata: Record<string, string | number | boolean> = {};
+      if (random() < 0.7) metadata.user = pick(values);
+      if (random() < 0.02) metadata.note = "x".repeat(1500); // past what the covering index holds
+      return makeRecord({
+        gatewayId: pick(["prod", "prod", "prod", "other"]),
+        createdAt: T0 + Math.floor(random() * 3 * 24 * HOUR) - HOUR,
+        provider: pick(["openai", "anthropic", "groq"]),
+        model: pick(["gpt-4o", "claude-sonnet-4-5", null, "B", "a"]),
+        durationMs: random() < 0.05 ? 70_000 + Math.floor(random() * 10_000) : Math.floor(random() * 3000),
+        success: random() > 0.1,
+        cached,
+        usage: usage(random() < 0.1 ? null : Math.floor(random() * 500), random() < 0.1 ? null : Math.floor(random() * 500)),
+        cost: random() < 0.1 ? null : Math.round(random() * 1e6) / 1e7,
+        metadata,
+        logId: `01JANALYTICS${String(i).padStart(14, "0")}`,
+      });
+    });
+    await using sqlite = await openSqliteLogStore();
+    await using pg = await openPostgresLogStore();
+    for (const log of logs) {
+      sqlite.store.append(log);
+      pg.store.append(log);
+    }
+    const queries: AnalyticsQuery[] = [];
+    for (const groupBy of [undefined, "provider", "model", "metadata.user", "metadata.note", "metadata.absent"] as const) {
+      queries.push({ startMs: T0, endMs: T0 + 2 * HOUR, bucket: "minute", groupBy });
+      queries.push({ startMs: T0 + 17 * MIN + 123, endMs: T0 + 50 * HOUR - 7, bucket: "hour", groupBy });
+      queries.push({ startMs: T0 - 2 * HOUR, endMs: T0 + 4 * 24 * HOUR, bucket: "day", groupBy });
+    }
+    // Compared as the API sends them (JSON): a -0 from a subtraction is the 0 a client reads.
+    const wire = (value: unknown) => JSON.parse(JSON.stringify(value));
+    for (const query of queries) {
+      const [a, b] = await Promise.all([sqlite.store.analytics("prod", query), pg.store.analytics("prod", query)]);
+      expect(wire({ query, result: b })).toEqual(wire({ query, result: a }));
+    }
   });
 });
