@@ -65,17 +65,29 @@ export function rewriteStrings(text: string, changes: { string: JsonString; valu
  * same strings with the same keys as {@link jsonStrings} does on its text.
  */
 export function walkStrings(value: unknown, map: (value: string, key: string | null) => string, key: string | null = null): void {
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      if (typeof item === "string") value[i] = map(item, key);
-      else walkStrings(item, map, key);
+  // An explicit stack of frames, not recursion: a body nested 100,000 deep must not overflow the call
+  // stack. Each frame resumes where it left off, so strings are visited in document order.
+  type Frame = { container: Record<string | number, unknown>; keys: (string | number)[]; at: number; key: string | null };
+  const frameOf = (node: unknown, nodeKey: string | null): Frame | null => {
+    if (typeof node !== "object" || node === null) return null;
+    const keys = Array.isArray(node) ? Array.from(node.keys()) : Object.keys(node);
+    return { container: node as Record<string | number, unknown>, keys, at: 0, key: nodeKey };
+  };
+  const root = frameOf(value, key);
+  const stack: Frame[] = root ? [root] : [];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    if (frame.at === frame.keys.length) {
+      stack.pop();
+      continue;
     }
-  } else if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    for (const [k, item] of Object.entries(record)) {
-      if (typeof item === "string") record[k] = map(item, k);
-      else walkStrings(item, map, k);
+    const k = frame.keys[frame.at++];
+    const itemKey = typeof k === "number" ? frame.key : k;
+    const item = frame.container[k];
+    if (typeof item === "string") frame.container[k] = map(item, itemKey);
+    else {
+      const child = frameOf(item, itemKey);
+      if (child) stack.push(child);
     }
   }
 }

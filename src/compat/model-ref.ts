@@ -36,7 +36,9 @@ export interface ModelRef {
 
 /** How the compat endpoint serves `slug`, or null when it does not (azure-openai, cohere, huggingface, replicate). */
 export function familyOf(slug: string): Family | null {
-  return FAMILIES[slug] ?? (slug.startsWith("custom-") ? "openai" : null);
+  // Own keys only: a client's "constructor" or "__proto__" must not find Object.prototype's members.
+  if (Object.hasOwn(FAMILIES, slug)) return FAMILIES[slug];
+  return slug.startsWith("custom-") ? "openai" : null;
 }
 
 /** Every provider slug the compat endpoint serves with this registry, sorted. */
@@ -58,7 +60,7 @@ export function parseModelRef(value: string, providers: ProviderRegistry): Model
     throw badFormat(`"model" must be "{provider}/{model}", e.g. "openai/gpt-4o-mini" or "dynamic/<route>"; got ${quote(value)}`);
   }
   const written = value.slice(0, slash);
-  const slug = SLUG_ALIASES[written] ?? written;
+  const slug = Object.hasOwn(SLUG_ALIASES, written) ? SLUG_ALIASES[written] : written;
   const provider = providers.get(slug);
   const family = familyOf(slug);
   if (!provider || !family) {

@@ -74,6 +74,8 @@ export interface ResolvedConfig {
     metrics: "admin" | "public" | "off";
     /** OTLP/HTTP span export with its defaults filled in; null when off. */
     otel: { endpoint: string; headers: Record<string, string>; batchSize: number; intervalMs: number } | null;
+    /** Origins allowed to call the AI routes from a browser; null when CORS is closed. */
+    cors: { origins: string[]; maxAge: number } | null;
   };
   storage: {
     sqlite: string;
@@ -213,6 +215,7 @@ export function resolveConfig(input: ConfigInput, configPath: string | null, cwd
       otel: server.otel
         ? { endpoint: server.otel.endpoint, headers: server.otel.headers ?? {}, batchSize: server.otel.batchSize ?? 512, intervalMs: server.otel.intervalMs ?? 5000 }
         : null,
+      cors: server.cors ? { origins: server.cors.origins, maxAge: server.cors.maxAge ?? 600 } : null,
     },
     storage: {
       sqlite: sqlite === ":memory:" ? sqlite : resolve(configDir, sqlite),

@@ -40,6 +40,14 @@ export async function loadConfig(path?: string, cwd = process.cwd()): Promise<Re
     throw new ConfigError(file, [`could not be loaded: ${error instanceof Error ? error.message : String(error)}`]);
   }
   if (exported === undefined) throw new ConfigError(file, ["has no default export; end it with `export default defineConfig({ … })`"]);
+  // A config built asynchronously (`export default (async () => ({ … }))()`) is awaited, never skipped.
+  if (isThenable(exported)) {
+    try {
+      exported = await exported;
+    } catch (error) {
+      throw new ConfigError(file, [`its default export (a Promise) rejected: ${error instanceof Error ? error.message : String(error)}`]);
+    }
+  }
   return validateConfig(exported, file, cwd);
 }
 
@@ -58,6 +66,9 @@ export function validateConfig(input: unknown, file: string | null, cwd = proces
 }
 
 function schemaProblems(input: unknown): string[] {
+  // A Map, a Date or a class instance has no own keys the schema would see: it would pass as `{}` and
+  // serve the open built-in default instead of what the file meant.
+  if (!isPlainObject(input)) return [`(config): the default export must be a plain object, e.g. \`export default defineConfig({ … })\`; got ${kindOf(input)}`];
   const problems: string[] = [];
   for (const error of Value.Errors(ConfigSchema, input)) {
     const path = error.path ? error.path.slice(1).replaceAll("/", ".") : "(config)";
@@ -69,5 +80,24 @@ function schemaProblems(input: unknown): string[] {
 
 function shown(value: unknown): string {
   if (value === undefined || (typeof value === "object" && value !== null)) return "";
+  if (typeof value === "bigint") return ` (got ${value}n)`;
+  if (typeof value === "function" || typeof value === "symbol") return ` (got a ${typeof value})`;
   return ` (got ${JSON.stringify(value)})`;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `a ${Object.getPrototypeOf(value)?.constructor?.name ?? "object"}`;
+  return `a ${typeof value}`;
 }

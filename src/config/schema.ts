@@ -219,6 +219,17 @@ export const OtelSchema = Strict({
   intervalMs: Type.Optional(Type.Integer({ minimum: 10 })),
 });
 
+export const CorsSchema = Strict({
+  /**
+   * Origins whose pages may call the AI routes (`/v1/*`: provider, Universal, compat) from a browser,
+   * exactly as the browser sends them (`https://app.example.com`), or `["*"]` for any origin. The admin
+   * API, the dashboard data and `/metrics` never answer cross-origin.
+   */
+  origins: Type.Array(Type.String({ pattern: "^(\\*|https?://[^/\\s]+)$" }), { minItems: 1 }),
+  /** How long a browser may cache a preflight answer, in seconds. @default 600 */
+  maxAge: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+});
+
 export const PluginObjectSchema = Type.Object(
   { name: Type.String({ minLength: 1 }) },
   { additionalProperties: true, description: "a plugin made with definePlugin()" },
@@ -281,6 +292,8 @@ export const ConfigSchema = Strict({
       metrics: Type.Optional(Type.Union([Type.Literal("admin"), Type.Literal("public"), Type.Literal("off")])),
       /** Export one OpenTelemetry span per request over OTLP/HTTP JSON. @default off */
       otel: Type.Optional(OtelSchema),
+      /** Cross-origin calls from browsers to the AI routes. @default closed: no CORS header, preflights refused (403 / 2117) */
+      cors: Type.Optional(CorsSchema),
     }),
   ),
   storage: Type.Optional(

@@ -52,9 +52,23 @@ function parseStep(input: unknown, index: number, providers: ProviderRegistry): 
   const search = queryAt === -1 ? "" : trimmed.slice(queryAt);
   const { headers, options } = stepHeaders(rawHeaders, at);
   applyConfig(config, options, at);
-  const body = query === undefined || query === null ? null : encoder.encode(typeof query === "string" ? query : JSON.stringify(query));
+  const body = query === undefined || query === null ? null : encoder.encode(typeof query === "string" ? query : encodeQuery(query, at));
   if (body && !headers.has("content-type")) headers.set("content-type", "application/json");
   return { provider, endpoint, search, method: "POST", headers, options: options.keys().next().done ? null : options, body };
+}
+
+/**
+ * A step's `query` as the JSON text sent upstream. JSON.parse takes nesting of any depth, but
+ * JSON.stringify recurses: a query nested ~100,000 levels deep overflows the stack, which is the
+ * client's malformed input (400), not a gateway failure.
+ */
+function encodeQuery(query: unknown, at: string): string {
+  try {
+    return JSON.stringify(query);
+  } catch (error) {
+    if (error instanceof RangeError) throw bad(`${at}: "query" is nested too deeply to be sent`);
+    throw error;
+  }
 }
 
 /** A step's headers, split in one pass: gateway options (`cf-aig-*`) for the gateway, the rest (minus hop-by-hop) for the provider. */

@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { ErrorCode, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { adminApi } from "./admin/index.ts";
+import { corsPolicy } from "./cors.ts";
 import { dashboard } from "./dashboard/index.ts";
 import { metricsEndpoint } from "./metrics/route.ts";
 import type { RequestMetrics } from "./metrics/registry.ts";
@@ -32,7 +33,11 @@ const served: ReadonlySet<string> = new Set(PROVIDER_METHODS);
 export function createApp(runtime: Runtime, metrics: RequestMetrics | null = null) {
   const proxy = providerProxy(runtime);
   const upgrade = webSocketUpgrade(runtime, { universal: universalSession(runtime), realtime: realtimeSession(runtime) });
-  const toProxy = (request: Request, server: Server<SocketData>) => proxy(request, server.requestIP(request)?.address ?? null);
+  const cors = corsPolicy(runtime.handle.config.server.cors, PROVIDER_METHODS);
+  const toProxy = cors
+    ? async (request: Request, server: Server<SocketData>) =>
+        cors.preflight(request) ?? cors.decorate(request, await proxy(request, server.requestIP(request)?.address ?? null))
+    : (request: Request, server: Server<SocketData>) => proxy(request, server.requestIP(request)?.address ?? null);
   // GET also serves WebSocket upgrades: the Universal API over WebSocket, and realtime relays.
   const get = (request: Request, server: Server<SocketData>) =>
     wantsWebSocket(request) ? upgrade(request, server, server.requestIP(request)?.address ?? null) : toProxy(request, server);

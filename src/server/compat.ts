@@ -78,7 +78,7 @@ export function compatRequest(runtime: Runtime) {
       });
     } catch (error) {
       body.release();
-      throw error;
+      throw tooDeep(error);
     }
     ctx.release = () => body.release();
     request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
@@ -90,7 +90,8 @@ export function compatRequest(runtime: Runtime) {
 
   return async function compat(request: Request, target: CompatTarget): Promise<Response> {
     const path = target.endpoint.replace(/^v1\//, "").replace(/\/+$/, "");
-    const route = ROUTES[path];
+    // Own keys only: `/compat/constructor` must not find Object.prototype's.
+    const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
     if (!route) {
       throw new GatewayError(404, ErrorCode.NotFound, `No compat route for ${request.method} /compat/${target.endpoint}; the compat endpoint serves POST chat/completions, POST embeddings and GET models`);
     }
@@ -99,6 +100,16 @@ export function compatRequest(runtime: Runtime) {
     }
     return route.kind === "models" ? models(request, target) : run(request, target, route.kind);
   };
+}
+
+/**
+ * JSON.parse takes nesting of any depth, but translating and re-encoding a body recurses: a body nested
+ * ~100,000 levels deep overflows the stack while its plan is made. That is the client's malformed input
+ * (400/2019), not a gateway failure; any other error passes as it is.
+ */
+function tooDeep(error: unknown): unknown {
+  if (!(error instanceof RangeError) || !/call stack/i.test(error.message)) return error;
+  return new GatewayError(400, ErrorCode.CompatBadFormat, "Chat completion bad format: the body is nested too deeply", { cause: error });
 }
 
 function jsonObject(bytes: Uint8Array | null): JsonObject {

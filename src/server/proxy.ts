@@ -3,7 +3,7 @@ import { RequestContext } from "../pipeline/context.ts";
 import { ErrorCode, errorResponse, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { upstreamHeaders } from "../upstream/headers.ts";
 import { declaredLength, RequestBody } from "./body.ts";
-import { parseTarget } from "./target.ts";
+import { parseTarget, requestPath } from "./target.ts";
 import { universalRequest } from "./universal.ts";
 import { compatRequest } from "./compat.ts";
 import type { Runtime } from "./runtime.ts";
@@ -20,6 +20,10 @@ export function providerProxy(runtime: Runtime) {
   return async function proxy(request: Request, clientAddress: string | null): Promise<Response> {
     const startedAt = performance.now();
     try {
+      // Browsers send a preflight only for a cross-origin request: CORS is closed, and the provider never sees it.
+      if (request.method === "OPTIONS" && request.headers.has("origin") && request.headers.has("access-control-request-method")) {
+        throw new GatewayError(403, ErrorCode.CrossOriginRefused, "Cross-origin requests are refused: the gateway sends no CORS headers, so a page on another origin cannot call it");
+      }
       const target = parseTarget(request.url);
       if (config.accountId && target.account !== config.accountId) {
         throw new GatewayError(404, ErrorCode.UnknownAccount, `Unknown account "${target.account}"; this gateway serves account "${config.accountId}"`);
@@ -54,7 +58,10 @@ export function providerProxy(runtime: Runtime) {
       request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
       return await runtime.pipeline.run(ctx);
     } catch (error) {
-      return refused(toGatewayError(error), request.headers);
+      const failure = toGatewayError(error);
+      // A failure before the pipeline is the gateway's own bug: say so once, without the url or headers.
+      if (failure.code === ErrorCode.Internal) runtime.handle.logger.error(`request ${request.method} ${requestPath(request.url).path} failed before the chain`, error);
+      return refused(failure, request.headers);
     }
   };
 }

@@ -145,6 +145,8 @@ export const CONFIG_TYPES = `  export type MetadataValue = string | number | boo
       };
       /** Who may read GET /metrics (Prometheus): "admin" needs the admin token, "public" is open, "off" counts nothing. @default "admin" */
       metrics?: "admin" | "public" | "off";
+      /** Browsers on these origins may call the AI routes (/v1/*); "*" for any. @default closed (no CORS header, preflights refused) */
+      cors?: { origins: string[]; /** Preflight cache, seconds. @default 600 */ maxAge?: number };
       /** One OpenTelemetry span per request over OTLP/HTTP JSON to {endpoint}/v1/traces. @default off */
       otel?: {
         /** Collector base URL, e.g. "http://localhost:4318". */

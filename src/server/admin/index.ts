@@ -7,6 +7,7 @@ import { adminAuthorizer } from "./auth.ts";
 import { breakerRoutes } from "./breakers.ts";
 import { budgetRoutes } from "./budgets.ts";
 import { gatewayRoutes, requireGateway } from "./gateways.ts";
+import { readAdminBody } from "./json-body.ts";
 import { logRoutes } from "./logs.ts";
 import { tokenRoutes } from "./tokens.ts";
 
@@ -60,7 +61,7 @@ export function adminApi(gw: GatewayHandle) {
       )
       .patch(
         "/gateways/:gateway/logs/:id",
-        async ({ params, request }) => logs.patch(requireGateway(gw.config, params.gateway).id, params.id, await request.text()),
+        async ({ params, request }) => logs.patch(requireGateway(gw.config, params.gateway).id, params.id, await readAdminBody(request)),
         // Read the body ourselves so malformed JSON is our 400 with a clear message, not a framework error.
         { parse: "none" },
       )
@@ -68,7 +69,7 @@ export function adminApi(gw: GatewayHandle) {
       .get("/gateways/:gateway/tokens", ({ params }) => tokens.list(requireGateway(gw.config, params.gateway).id))
       .post(
         "/gateways/:gateway/tokens",
-        async ({ params, request }) => tokens.create(requireGateway(gw.config, params.gateway).id, await request.text()),
+        async ({ params, request }) => tokens.create(requireGateway(gw.config, params.gateway).id, await readAdminBody(request)),
         { parse: "none" },
       )
       .delete("/gateways/:gateway/tokens/:id", ({ params }) => tokens.revoke(requireGateway(gw.config, params.gateway).id, params.id))
