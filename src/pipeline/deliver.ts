@@ -1,10 +1,11 @@
 import type { UsageReader } from "../providers/types.ts";
+import { connectionFailure } from "../upstream/attempt.ts";
 import { toClientHeaders } from "../upstream/headers.ts";
 import { SseParser } from "../upstream/sse.ts";
 import { redactUrls } from "./redact.ts";
-import type { RequestContext } from "./context.ts";
+import type { AbortReason, RequestContext } from "./context.ts";
 import { unwatch as unwatchDeadline, watch as watchDeadline } from "./deadlines.ts";
-import { envelope, ErrorCode } from "./errors.ts";
+import { envelope, ErrorCode, GatewayError } from "./errors.ts";
 import { emptyUsage, type Usage } from "./record.ts";
 
 /** How the answer went, as far as the gateway could see it on the wire. */
@@ -25,6 +26,21 @@ export interface Outcome {
   streamError: string | null;
 }
 
+/**
+ * A provider's CORS headers never reach the client: the gateway injects held keys, so a provider that
+ * allows any origin (`access-control-allow-origin: *`) must not open the gateway to every web page.
+ * CORS is closed: the gateway sends none of these itself either.
+ */
+const CORS_HEADERS = [
+  "access-control-allow-origin",
+  "access-control-allow-credentials",
+  "access-control-allow-headers",
+  "access-control-allow-methods",
+  "access-control-allow-private-network",
+  "access-control-expose-headers",
+  "access-control-max-age",
+];
+
 /** Small answers of known length are read whole: one write to the client, and the body is at hand for usage. */
 const BUFFER_LIMIT = 1024 * 1024;
 /** How much of a non-streaming JSON answer is kept to read usage from. */
@@ -42,6 +58,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
   const length = Number(response.headers.get("content-length") ?? NaN);
   const encoded = response.headers.has("content-encoding");
   const headers = toClientHeaders(response.headers);
+  for (const name of CORS_HEADERS) headers.delete(name);
   headers.set("cf-aig-log-id", ctx.logId);
   headers.set("cf-aig-event-id", ctx.eventId);
   headers.set("cf-aig-step", String(ctx.stepIndex));
@@ -59,21 +76,40 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
   }
   const captureLimit = Math.max(ctx.captureBytes, !sse && contentType.includes("json") ? JSON_USAGE_LIMIT : 0);
   if (!sse && !encoded && length <= BUFFER_LIMIT) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = await readWhole(ctx, response);
     outcome.size = bytes.byteLength;
     outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;
     outcome.truncated = captureLimit > 0 && bytes.byteLength > captureLimit;
     done(outcome);
     return new Response(bytes, init);
   }
-  const watch = { usage: sse ? ctx.step.provider.usage : null, idleMs: ctx.gateway.streamIdleTimeout };
+  const watch = { usage: sse ? ctx.step.provider.usage : null, idleMs: ctx.gateway.streamIdleTimeout, endedBy: () => ctx.abortReason };
   return new Response(observe(body, outcome, captureLimit, watch, done), init);
+}
+
+/**
+ * Reads a small answer whole. A provider that breaks off inside it (a reset, or a close before its
+ * Content-Length) is a 502/2110 — the client has received nothing yet — not a gateway failure.
+ */
+async function readWhole(ctx: RequestContext, response: Response): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (cause) {
+    // The request was ended (the client left, or shutdown): the pipeline records that instead.
+    if (ctx.abortReason) throw cause;
+    const message = `${ctx.provider}'s answer broke before it was read: ${connectionFailure(cause)}`;
+    const attempt = ctx.attempts.at(-1);
+    if (attempt) attempt.error = message;
+    throw new GatewayError(502, ErrorCode.UpstreamUnreachable, message, { cause });
+  }
 }
 
 /** What `observe` watches besides the bytes: SSE usage, and how long the stream may stay silent. */
 interface StreamWatch {
   usage: UsageReader | null;
   idleMs: number;
+  /** Why the request was ended, if it was: a stream cut by shutdown says so (2113), not that the provider broke it. */
+  endedBy(): AbortReason | null;
 }
 
 const encoder = new TextEncoder();
@@ -91,8 +127,11 @@ const ERROR_EVENT_FLUSH_MS = 10;
  * envelope, so SDKs raise it (the OpenAI and Anthropic SDKs throw on `event: error`) before the
  * connection ends with an error.
  */
-function errorEvent(reason: string): Uint8Array {
-  const body = envelope(502, ErrorCode.StreamBroken, `The provider's stream broke after the first byte: ${reason}`);
+function errorEvent(reason: string, endedBy: AbortReason | null): Uint8Array {
+  const body =
+    endedBy === "shutdown"
+      ? envelope(503, ErrorCode.ShuttingDown, "The gateway is stopping and server.drainTimeout passed while the answer was streaming")
+      : envelope(502, ErrorCode.StreamBroken, `The provider's stream broke after the first byte: ${reason}`);
   return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }
 
@@ -140,7 +179,7 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
     finish();
     if (!sse) return controller.error();
     failed = true;
-    controller.enqueue(errorEvent(outcome.streamError));
+    controller.enqueue(errorEvent(outcome.streamError, options.endedBy()));
   };
   return new ReadableStream<Uint8Array>(
     {

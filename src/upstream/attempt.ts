@@ -66,11 +66,11 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
 function failure(ctx: RequestContext, timedOut: boolean, timeout: number, cause: unknown): GatewayError {
   if (ctx.abortReason) return requestEnded(ctx.abortReason, "before the provider answered", cause);
   if (timedOut) return new GatewayError(504, ErrorCode.UpstreamTimeout, `${ctx.provider} sent no response within ${timeout} ms (cf-aig-request-timeout / requestTimeout)`, { cause });
-  return new GatewayError(502, ErrorCode.UpstreamUnreachable, `Could not reach ${ctx.provider}: ${reason(cause)}`, { cause });
+  return new GatewayError(502, ErrorCode.UpstreamUnreachable, `Could not reach ${ctx.provider}: ${connectionFailure(cause)}`, { cause });
 }
 
 /** The error's code (ConnectionRefused, ECONNRESET, …): enough to act on, and it names no host. */
-function reason(cause: unknown): string {
+export function connectionFailure(cause: unknown): string {
   const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
   return typeof code === "string" && code !== "" ? code : "the connection failed";
 }

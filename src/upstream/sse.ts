@@ -33,7 +33,9 @@ export class SseParser {
 
   #line(line: string): void {
     if (line === "") {
-      if (this.#data.length > 0) this.onEvent(this.#event, this.#data.join("\n"));
+      // An event whose data is empty (a lone `data:`) is not dispatched (WHATWG HTML, "dispatch the event").
+      const data = this.#data.join("\n");
+      if (data !== "") this.onEvent(this.#event, data);
       this.#event = null;
       this.#data = [];
       return;

@@ -103,7 +103,13 @@ class UniversalSession implements WsSession {
       const metadata: CreatedMetadata = { cacheStatus: ctx.cacheStatus, eventId: ctx.eventId, logId: ctx.logId, step: String(ctx.stepIndex), contentType };
       if (response.status < 200 || response.status > 299) metadata.status = response.status;
       if (contentType?.includes("text/event-stream") && response.body) return await this.#stream(ctx, response.body, metadata);
-      const text = await response.text();
+      let text: string;
+      try {
+        text = await response.text();
+      } catch {
+        // The provider's answer broke after its headers (the record says 2114): say so, as over HTTP, not as a gateway bug.
+        return this.#sendError(ctx, envelope(502, ErrorCode.StreamBroken, "The provider's answer broke after the first byte"));
+      }
       this.#send({ type: "universal.created", metadata, response: text === "" ? null : bodyValue(text) });
     } catch (error) {
       const failure = toGatewayError(error);
@@ -114,11 +120,17 @@ class UniversalSession implements WsSession {
   /** `universal.created`, one `universal.stream` per SSE event, then `universal.done` — or `universal.error` if it broke. */
   async #stream(ctx: RequestContext, body: ReadableStream<Uint8Array>, metadata: CreatedMetadata): Promise<void> {
     this.#send({ type: "universal.created", metadata });
-    let broken: unknown = null;
+    let ended = false;
+    const end = (error: unknown) => {
+      if (ended) return;
+      ended = true;
+      this.#sendError(ctx, error as ReturnType<typeof envelope>);
+    };
     const parser = new SseParser((event, data) => {
-      if (broken !== null || data === "[DONE]") return;
-      // The gateway's own last words on a stream that broke (deliver.ts): an error, never a chunk.
-      if (event === "error") broken = bodyValue(data);
+      if (ended || data === "[DONE]") return;
+      // The gateway's own last words on a stream that broke (deliver.ts): an error, never a chunk. It goes
+      // out at once: a graceful stop closes the socket as soon as the request's record is written.
+      if (event === "error") end(bodyValue(data));
       else this.#send({ type: "universal.stream", metadata: { eventId: ctx.eventId }, response: bodyValue(data) });
     });
     const reader = body.getReader();
@@ -132,12 +144,11 @@ class UniversalSession implements WsSession {
       parser.end();
     } catch {
       parser.end();
-      broken ??= envelope(502, ErrorCode.StreamBroken, "The provider's stream broke after the first byte");
+      end(envelope(502, ErrorCode.StreamBroken, "The provider's stream broke after the first byte"));
     } finally {
       this.#readers.delete(reader);
     }
-    if (this.#closed) return;
-    if (broken !== null) return this.#sendError(ctx, broken as ReturnType<typeof envelope>);
+    if (this.#closed || ended) return;
     this.#send({ type: "universal.done", metadata });
   }
 
