@@ -30,24 +30,10 @@ async function startReplicas(pg: PostgresEngine, redis: Engine): Promise<Replica
   const dbUrl = await pg.database();
   // A fresh Redis per file: other files' counters and entries must not leak in.
   await redisCommand(redis.url, "FLUSHALL");
-  const config = `export default {
-  server: { adminToken: "${ADMIN}" },
-  storage: { sqlite: "./data/replica.db", postgres: "${dbUrl}", redis: "${redis.url}", timeout: 250 },
-  providers: { openai: { baseUrl: "${upstream.url}/v1", apiKey: "sk-held-scale-out" } },
-  gateways: {
-    default: {},
-    limited: { rateLimit: { limit: 50, interval: 60 } },
-    counted: { rateLimit: { limit: 1000000, interval: 60 }, cache: { ttl: 300 } },
-    cached: { cache: { ttl: 300 } },
-    secured: { authentication: true },
-  },
-};
-`;
+  const config = replicaConfig(upstream, dbUrl, redis, "open");
   // Each replica in a folder of its own: nothing is shared through the file system.
   const folders = [tempFolder({ "gateway.config.ts": config }), tempFolder({ "gateway.config.ts": config })];
-  const [a, b] = await Promise.all(
-    folders.map((dir) => startServe([binary, "serve", "--config", join(dir.path, "gateway.config.ts"), "--port", "0"], { cwd: dir.path })),
-  );
+  const [a, b] = await Promise.all(folders.map((dir) => startReplica(binary, dir.path)));
   return {
     upstream,
     a,
@@ -60,6 +46,26 @@ async function startReplicas(pg: PostgresEngine, redis: Engine): Promise<Replica
       for (const dir of folders) dir[Symbol.dispose]();
     },
   };
+}
+
+function startReplica(binary: string, dir: string): Promise<ServeProcess> {
+  return startServe([binary, "serve", "--config", join(dir, "gateway.config.ts"), "--port", "0"], { cwd: dir });
+}
+
+function replicaConfig(upstream: MockUpstream, dbUrl: string, redis: Engine, limitsWhenDown: "open" | "closed"): string {
+  return `export default {
+  server: { adminToken: "${ADMIN}" },
+  storage: { sqlite: "./data/replica.db", postgres: "${dbUrl}", redis: "${redis.url}", timeout: 250, limitsWhenDown: "${limitsWhenDown}" },
+  providers: { openai: { baseUrl: "${upstream.url}/v1", apiKey: "sk-held-scale-out" } },
+  gateways: {
+    default: {},
+    limited: { rateLimit: { limit: 50, interval: 60 } },
+    counted: { rateLimit: { limit: 1000000, interval: 60 }, cache: { ttl: 300 } },
+    cached: { cache: { ttl: 300 } },
+    secured: { authentication: true, tokens: [{ name: "config", token: "sb-config-token-scale-out" }] },
+  },
+};
+`;
 }
 
 async function redisCommand(url: string, command: string, ...args: string[]): Promise<unknown> {
@@ -159,12 +165,13 @@ describe.skipIf(!pg || !redis)("two replicas sharing PostgreSQL and Redis (built
       ids.push(response.headers.get("cf-aig-log-id")!);
     }
 
+    // A replica's reads flush its own batch first; the other's batch lands within its flush interval (~50 ms).
     for (const replica of r.both) {
-      for (const id of ids) {
-        const detail = await admin(replica, `default/logs/${id}`);
-        expect({ replica: replica.url, id, status: detail.status }).toEqual({ replica: replica.url, id, status: 200 });
-      }
+      for (const id of ids) await waitUntil(async () => (await admin(replica, `default/logs/${id}`)).status === 200, 5_000);
     }
+    const listed = await admin(r.a, `default/logs?per_page=50`);
+    const rows = ((await listed.json()) as { result: { id: string }[] }).result.map((row) => row.id);
+    expect(ids.every((id) => rows.includes(id))).toBe(true);
   });
 
   test("a Redis restart in the middle of traffic: every request is answered, none waits long, the cache works again after", async () => {
@@ -197,6 +204,51 @@ describe.skipIf(!pg || !redis)("two replicas sharing PostgreSQL and Redis (built
       return (await chat(r.b, "cached", content)).headers.get("cf-aig-cache-status") === "HIT";
     });
   }, 60_000);
+
+  test("while PostgreSQL is away: run-time tokens get 503/2118 (config tokens still work), /health names the fault, logs are kept", async () => {
+    const created = await admin(r.a, "secured/tokens", { method: "POST", body: JSON.stringify({ name: "outage" }) });
+    const { result } = (await created.json()) as { result: { token: string } };
+    await pg!.stop();
+    try {
+      const runTime = await chat(r.a, "secured", "token while pg is away", { "cf-aig-authorization": `Bearer ${result.token}` });
+      const configured = await chat(r.a, "secured", "config token while pg is away", { "cf-aig-authorization": "Bearer sb-config-token-scale-out" });
+      await configured.arrayBuffer();
+      const health = (await (await fetch(`${r.a.url}/health`)).json()) as { status: string; faults: { component: string }[] };
+
+      expect({ status: runTime.status, retry: runTime.headers.get("retry-after") }).toEqual({ status: 503, retry: "1" });
+      expect(((await runTime.json()) as { internalCode: number }).internalCode).toBe(2118);
+      expect(configured.status).toBe(200);
+      expect(health.status).toBe("degraded");
+      expect(health.faults.map((fault) => fault.component)).toContain("logs");
+    } finally {
+      await pg!.start();
+    }
+  }, 30_000);
+
+  test("with limitsWhenDown: \"closed\", a rate-limited request while Redis is away gets 503/2118, and passes once it is back", async () => {
+    const binary = await builtBinary();
+    using dir = tempFolder({ "gateway.config.ts": replicaConfig(r.upstream, r.dbUrl, redis!, "closed") });
+    await using closed = await startReplica(binary, dir.path);
+    const before = await chat(closed, "counted", "closed policy before");
+    await before.arrayBuffer();
+    await redis!.stop();
+    let during: Response;
+    try {
+      during = await chat(closed, "counted", "closed policy during");
+    } finally {
+      await redis!.start();
+    }
+
+    expect(before.status).toBe(200);
+    expect({ status: during.status, retry: during.headers.get("retry-after") }).toEqual({ status: 503, retry: "1" });
+    expect(((await during.json()) as { internalCode: number }).internalCode).toBe(2118);
+    await waitUntil(async () => {
+      const after = await chat(closed, "counted", "closed policy after");
+      await after.arrayBuffer();
+      return after.status === 200;
+    });
+    expect(await closed.terminate()).toBe(0);
+  }, 30_000);
 
   test("a PostgreSQL restart in the middle of traffic loses no log and needs no gateway restart", async () => {
     const before = await logCount(r.a, "default");
