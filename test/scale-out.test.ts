@@ -63,6 +63,8 @@ function replicaConfig(upstream: MockUpstream, dbUrl: string, redis: Engine, lim
     counted: { rateLimit: { limit: 1000000, interval: 60 }, cache: { ttl: 300 } },
     cached: { cache: { ttl: 300 } },
     secured: { authentication: true, tokens: [{ name: "config", token: "sb-config-token-scale-out" }] },
+    budgeted: { budgets: [{ usd: 0.00002, interval: "1d", key: "gateway", name: "shared-daily" }] },
+    semantic: { cache: { ttl: 300, semantic: { threshold: 0.99, embed: { provider: "openai", model: "text-embedding-3-small" } } } },
   },
 };
 `;
@@ -155,6 +157,38 @@ describe.skipIf(!pg || !redis)("two replicas sharing PostgreSQL and Redis (built
     expect(revoked.status).toBe(200);
     const onA = await chat(r.a, "secured", "token across replicas", { "cf-aig-authorization": `Bearer ${result.token}` });
     expect(onA.status).toBe(401);
+  });
+
+  test("a budget spent on one replica is spent on the other: once A refuses (429/2041), B refuses too", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 50 && !statuses.includes(429); i++) {
+      const response = await chat(r.a, "budgeted", `spend ${i}`);
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    const onB = await chat(r.b, "budgeted", "spend on the other replica");
+
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThan(0);
+    expect(onB.status).toBe(429);
+    const body = (await onB.json()) as { internalCode: number; message: string };
+    expect(body.internalCode).toBe(2041);
+    expect(body.message).toContain("rule 'shared-daily'");
+  });
+
+  test("a prompt cached by one replica is a semantic HIT for a paraphrase on the other (vectors in Redis)", async () => {
+    // The mock's embeddings depend on the text's length: two prompts of equal length are ~identical vectors.
+    const first = await chat(r.a, "semantic", "What is the capital of France?");
+    const firstBody = await first.text();
+    // A stores the answer and its prompt's vector once the request completed: wait for the vector in Redis.
+    await waitUntil(async () => ((await redisCommand(redis!.url, "KEYS", "sb:vectors:*")) as string[]).length > 0, 5_000);
+    // B has never seen this partition: only A's vector, fetched from Redis, can make this a HIT.
+    const paraphrase = await chat(r.b, "semantic", "What's the capital of France??");
+
+    expect(first.headers.get("cf-aig-cache-status")).toBe("MISS");
+    expect(paraphrase.headers.get("cf-aig-cache-status")).toBe("HIT");
+    expect(paraphrase.headers.get("cf-aig-cache-similarity")).toMatch(/^(0\.99|1)/);
+    expect(await paraphrase.text()).toBe(firstBody);
   });
 
   test("logs written by both replicas are in one query, from either replica", async () => {
