@@ -104,8 +104,9 @@ export function fallback(options: FallbackOptions = {}) {
 
       for (let index = 0; index < ctx.steps.length; index++) {
         ctx.stepIndex = index;
-        const { target, key } = stepTarget(ctx, index);
-        if (failedTargets.has(key)) {
+        const step = stepTarget(ctx, index);
+        const { target } = step;
+        if (failedTargets.size > 0 && failedTargets.has(step.key)) {
           skip(ctx, "skipped: target failed earlier in this request");
           continue;
         }
@@ -133,7 +134,7 @@ export function fallback(options: FallbackOptions = {}) {
             return outcome;
           }
           await failure(target, settings);
-          failedTargets.add(key);
+          failedTargets.add(step.key);
           if (outcome instanceof Response) last = { step: index, response: (held = outcome) };
           else last = { step: index, error: outcome };
           if (attempt >= policies[index].maxAttempts) break;

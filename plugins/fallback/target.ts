@@ -3,8 +3,8 @@ import type { BreakerTarget, RequestContext } from "switchboard";
 /** A step's target and its key: what the circuit breaker guards, and what "failed earlier in this request" compares. */
 export interface StepTarget {
   target: BreakerTarget;
-  /** JSON of the parts, so no two targets share one whatever their parts contain. */
-  key: string;
+  /** JSON of the parts, so no two targets share one whatever their parts contain. Made on first use. */
+  readonly key: string;
 }
 
 /**
@@ -17,7 +17,14 @@ export function stepTarget(ctx: RequestContext, index: number): StepTarget {
   try {
     const step = ctx.step;
     const target: BreakerTarget = { gatewayId: ctx.gatewayId, provider: step.provider.slug, baseUrl: step.provider.baseUrl, model: ctx.model };
-    return { target, key: JSON.stringify([target.gatewayId, target.provider, target.baseUrl, target.model]) };
+    let key: string | undefined;
+    // Only a request with several steps or a failure compares keys: most never need one.
+    return {
+      target,
+      get key() {
+        return (key ??= JSON.stringify([target.gatewayId, target.provider, target.baseUrl, target.model]));
+      },
+    };
   } finally {
     ctx.stepIndex = current;
   }
