@@ -1,5 +1,6 @@
 import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { Analytics, AnalyticsBucket, AnalyticsCounters, AnalyticsGroup, AnalyticsQuery } from "../types.ts";
+import { metadataGroups, type GroupSums } from "./log-metadata-groups.ts";
 
 export const BUCKET_MS: Record<AnalyticsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
@@ -61,7 +62,8 @@ function bucketPercentiles(durations: Int32Array): [number | null, number | null
   return [at(0.5), at(0.95), at(0.99)];
 }
 
-const round = (usd: number) => Math.round(usd * 1e10) / 1e10;
+// `+ 0`: a null group's cost is a difference, which may round to -0.
+const round = (usd: number) => Math.round(usd * 1e10) / 1e10 + 0;
 
 /**
  * The analytics of one gateway over `[startMs, endMs)`.
@@ -72,18 +74,26 @@ const round = (usd: number) => Math.round(usd * 1e10) / 1e10;
  * `GROUP BY` would sort every row of the range first (about 3× slower over a million rows).
  * Percentiles are exact: each bucket's durations are read (same index) into a typed array and sorted,
  * and the totals' come from a counting array over all of them; nothing sorts strings or objects in JS.
- * With `groupBy`, a `GROUP BY` per slice of at most an hour replaces the bucket query (its groups sum
- * to the bucket), merged in JS: many small sorts are cheaper than one over the range. Provider and
- * model come from the index; a metadata key needs the table rows and `json_extract`, the slowest case.
+ * With `groupBy` provider or model, a `GROUP BY` per slice of at most an hour replaces the bucket query
+ * (its groups sum to the bucket), merged in JS: many small sorts are cheaper than one over the range;
+ * both columns are in the index. A metadata key is grouped once over the whole range from the hourly
+ * rollup (log-metadata-groups.ts), next to the plain bucket queries; its `null` group is the range's
+ * totals minus the keyed groups. Everything is read in one transaction, so the series, the totals and
+ * the groups agree even while the log writer commits.
  */
 export function logAnalytics(db: Database, gatewayId: string, query: AnalyticsQuery): Analytics {
+  return db.transaction(() => analyticsOf(db, gatewayId, query))();
+}
+
+function analyticsOf(db: Database, gatewayId: string, query: AnalyticsQuery): Analytics {
   const size = BUCKET_MS[query.bucket];
   const sums = db.query<Sums, SQLQueryBindings[]>(BUCKET_SQL);
   const durationsOf = db.query<[number], SQLQueryBindings[]>(DURATIONS_SQL);
   const all = new DurationCounts();
   const totals: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
   const series: Analytics["series"] = [];
-  const grouped = query.groupBy ? new Groups(db, gatewayId, query.groupBy) : null;
+  const metadataKey = query.groupBy?.startsWith("metadata.") ? query.groupBy.slice("metadata.".length) : null;
+  const grouped = query.groupBy === "provider" || query.groupBy === "model" ? new Groups(db, gatewayId, query.groupBy) : null;
   for (let bucketStart = Math.floor(query.startMs / size) * size; bucketStart < query.endMs; bucketStart += size) {
     const from = Math.max(bucketStart, query.startMs);
     const to = Math.min(bucketStart + size, query.endMs);
@@ -111,32 +121,43 @@ export function logAnalytics(db: Database, gatewayId: string, query: AnalyticsQu
     series,
   };
   if (grouped) result.groups = grouped.result();
+  if (metadataKey !== null) result.groups = withNullGroup(metadataGroups(db, gatewayId, metadataKey, query.startMs, query.endMs), totals);
   return result;
+}
+
+/** The metadata groups plus, for the logs without the key, a `null` group: what the totals leave. */
+function withNullGroup(groups: Map<string | number | null, GroupSums>, totals: Sums): AnalyticsGroup[] {
+  const rest: GroupSums = { requests: totals.requests, errors: totals.errors, tokens_in: totals.tokens_in, tokens_out: totals.tokens_out, cost: totals.cost };
+  for (const group of groups.values()) for (const field of ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const) rest[field] -= group[field];
+  if (rest.requests > 0) groups.set(null, rest);
+  return sortedGroups(groups);
+}
+
+/** Most requests first, then by key; keys as strings, costs rounded. */
+function sortedGroups(groups: Map<string | number | null, GroupSums>): AnalyticsGroup[] {
+  return [...groups]
+    .map(([key, g]) => ({ key: key === null ? null : String(key), ...g, cost: round(g.cost) }))
+    .sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
 }
 
 /** Groups are summed per slice of at most an hour: sorting many small slices beats one sort of the range. */
 const GROUP_SLICE_MS = 3_600_000;
 
 /**
- * `GROUP BY provider | model | metadata key`, run per slice of the range and merged here. When grouping,
- * these queries also give each bucket's sums (the sum of its groups), so the range is read once.
+ * `GROUP BY provider | model`, run per slice of the range and merged here. These queries also give each
+ * bucket's sums (the sum of its groups), so the range is read once.
  */
 class Groups {
   private readonly statement;
-  private readonly params: SQLQueryBindings[];
-  private readonly byKey = new Map<string | number | null, Omit<AnalyticsGroup, "key">>();
+  private readonly byKey = new Map<string | null, GroupSums>();
 
   constructor(
     db: Database,
     private readonly gatewayId: string,
-    groupBy: NonNullable<AnalyticsQuery["groupBy"]>,
+    column: "provider" | "model",
   ) {
-    const metadataKey = groupBy.startsWith("metadata.") ? groupBy.slice("metadata.".length) : null;
-    // The key is bound as a JSON path, never spliced into the SQL; the API checks its characters too.
-    const key = metadataKey === null ? groupBy : "json_extract(metadata, ?)";
-    this.params = metadataKey === null ? [] : [`$."${metadataKey}"`];
-    this.statement = db.query<Omit<AnalyticsGroup, "key"> & { key: string | number | null; cached: number }, SQLQueryBindings[]>(
-      `SELECT ${key} AS key, ${SUMS}, COALESCE(SUM(cached), 0) AS cached FROM logs WHERE ${RANGE} GROUP BY 1`,
+    this.statement = db.query<GroupSums & { key: string | null; cached: number }, SQLQueryBindings[]>(
+      `SELECT ${column} AS key, ${SUMS}, COALESCE(SUM(cached), 0) AS cached FROM logs WHERE ${RANGE} GROUP BY 1`,
     );
   }
 
@@ -144,7 +165,7 @@ class Groups {
   sums(from: number, to: number): Sums {
     const total: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
     for (let sliceStart = from; sliceStart < to; sliceStart += GROUP_SLICE_MS) {
-      for (const { key, cached, ...row } of this.statement.all(...this.params, this.gatewayId, sliceStart, Math.min(to, sliceStart + GROUP_SLICE_MS))) {
+      for (const { key, cached, ...row } of this.statement.all(this.gatewayId, sliceStart, Math.min(to, sliceStart + GROUP_SLICE_MS))) {
         total.cached += cached;
         let group = this.byKey.get(key);
         if (!group) this.byKey.set(key, (group = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0, cost: 0 }));
@@ -157,10 +178,7 @@ class Groups {
     return total;
   }
 
-  /** Most requests first, then by key. */
   result(): AnalyticsGroup[] {
-    return [...this.byKey]
-      .map(([key, g]) => ({ key: key === null ? null : String(key), ...g, cost: round(g.cost) }))
-      .sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
+    return sortedGroups(this.byKey);
   }
 }

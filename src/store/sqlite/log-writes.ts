@@ -3,6 +3,7 @@ import type { RetentionPolicy } from "../types.ts";
 import { isStorageFault } from "./faults.ts";
 import { decodeBatch, serializeError, type SerializedError, type WriterReply, type WriterRequest } from "./log-messages.ts";
 import { INSERT_LOG_SQL, INSERT_PAYLOAD_SQL } from "./log-rows.ts";
+import { LogMetadataRollup } from "./log-metadata.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -46,12 +47,17 @@ export class LogWriter {
   ) {
     this.insertLog = db.prepare(INSERT_LOG_SQL);
     this.insertPayload = db.prepare(INSERT_PAYLOAD_SQL);
+    // The per-hour metadata rollup the analytics API groups by (log-metadata.ts): fed once per batch,
+    // in the batch's transaction, where a trigger would cost every insert a statement journal.
+    const metadata = new LogMetadataRollup(db);
     const write = db.transaction((rows: Row[]) => {
+      metadata.replacing(rows.map(([log]) => log[0] as string));
       // `run(values)`, not `run(...values)`: spreading 32 values per row measured ~2 µs per record more.
       for (const [log, payload] of rows) {
         this.insertLog.run(log);
         if (payload) this.insertPayload.run(payload);
       }
+      metadata.fold();
     });
     // IMMEDIATE: take the write lock up front, so waiting for another writer goes through busy_timeout.
     this.writeRows = (rows) => write.immediate(rows);

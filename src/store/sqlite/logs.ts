@@ -10,6 +10,7 @@ import { orderSql, whereSql } from "./log-sql.ts";
 import { BatchBuilder } from "./log-messages.ts";
 import { DEFAULT_RETRY_LIMITS, type RetryLimits } from "./log-retry.ts";
 import { LogWriterThread, type LogStoreStats } from "./log-writer-thread.ts";
+import { LOG_METADATA_MIGRATIONS } from "./log-metadata.ts";
 
 export type { LogStoreStats } from "./log-writer-thread.ts";
 
@@ -72,6 +73,7 @@ export class SqliteLogStore implements LogStore {
     private readonly options: SqliteLogStoreOptions,
   ) {
     migrate(db, "logs", LOG_MIGRATIONS);
+    migrate(db, "log_metadata", LOG_METADATA_MIGRATIONS);
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.batchSize = options.batchSize ?? 256;
     this.writer = new LogWriterThread(db, {

@@ -1,0 +1,147 @@
+import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
+
+/**
+ * The metadata rollup: per gateway, metadata key, hour and value, the counters of the logs carrying
+ * that value, so `group_by=metadata.<key>` reads a few rows per hour (log-metadata-groups.ts) instead
+ * of parsing the metadata of every log in the range.
+ *
+ * How it stays equal to `logs` (measured in docs/benchmarks.md, "Analytics query over 1,000,000 logs"):
+ * - **Appends are folded in per batch, not by a trigger.** Any INSERT trigger on `logs`, even one
+ *   whose WHEN is false, makes every insert keep a statement journal of the pages it touches (16 KiB
+ *   each: past SQLite's 64 KiB in-memory limit, so into a temp file): the rollup as a trigger cost +24 µs
+ *   of writer CPU per record, a set-based fold of each batch +1.5 µs (bench/metadata-writes.ts). The log
+ *   writer calls `LogMetadataRollup.fold` in each batch's transaction; it adds every log above
+ *   `log_metadata_folded.last_rowid`, so rows written any other way (an older binary, a bulk import) are
+ *   caught up by the next fold, and until then the analytics read them from `logs` (log-metadata-groups.ts).
+ * - **Patches, deletes, prunes and retention are triggers** (UPDATE and DELETE triggers cost an insert
+ *   nothing), so no write path needs to know about the rollup. They only touch folded logs.
+ * - **A replaced log** (`INSERT OR REPLACE` of an id already stored, e.g. a batch sent again after the
+ *   writer thread died) is deleted by `LogMetadataRollup.replacing` first: a REPLACE's own deletion fires
+ *   no trigger and would leave the old version counted.
+ *
+ * Values are kept as `json_each` gives them (text, integer, real; true/false as 1/0, objects and arrays as
+ * JSON text), exactly what `json_extract` gave the analytics before; JSON null and absent keys are not
+ * stored: the analytics count those logs in the `null` group (the range's total minus the keyed groups).
+ */
+
+/** One hour, the rollup's time grain: ranges are read from it in whole hours, their ragged ends from `logs`. */
+export const ROLLUP_HOUR_MS = 3_600_000;
+
+/** `x` if it is a JSON object, else NULL: `json_each` then yields nothing instead of failing on bad JSON. */
+export const metadataObject = (x: string) => `CASE WHEN json_valid(${x}) THEN CASE json_type(${x}) WHEN 'object' THEN ${x} END END`;
+
+const FOLDED = "(SELECT last_rowid FROM log_metadata_folded)";
+const ENTRIES = (row: string) => `json_each(${metadataObject(`${row}.metadata`)}) AS m`;
+const HOUR = (row: string) => `${row}.created_at / ${ROLLUP_HOUR_MS}`;
+const NOT_NULL = "m.type <> 'null'";
+
+/** Adds the logs above the folded mark, then moves the mark. `NOT INDEXED`: a rowid range, whatever the statistics say. */
+const FOLD_SQL = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
+  SELECT l.gateway_id, m.key, ${HOUR("l")}, m.value, COUNT(*), SUM(l.success = 0), COALESCE(SUM(l.tokens_in), 0),
+    COALESCE(SUM(l.tokens_out), 0), TOTAL(CASE WHEN l.cached = 1 THEN 0 ELSE l.cost END)
+  FROM logs AS l NOT INDEXED, ${ENTRIES("l")}
+  WHERE l.rowid > ${FOLDED} AND ${NOT_NULL}
+  GROUP BY 1, 2, 3, 4
+  ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+    tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, cost = cost + excluded.cost`;
+const MARK_SQL = `UPDATE log_metadata_folded SET last_rowid = (SELECT MAX(rowid) FROM logs) WHERE (SELECT MAX(rowid) FROM logs) > last_rowid`;
+
+/**
+ * Takes one log (`OLD`) out of the rollup if `condition` holds (rows it leaves empty go: see the
+ * `log_metadata_hours_empty` trigger). Rows are found by their whole key (`IN`, one seek each): an
+ * `UPDATE … FROM json_each` was planned as a scan of the gateway's rows, 5× slower.
+ */
+const subtractOld = (condition = "TRUE") => {
+  const rows = `(gateway_id, key, hour, value) IN
+    (SELECT OLD.gateway_id, m.key, ${HOUR("OLD")}, m.value FROM ${ENTRIES("OLD")} WHERE ${NOT_NULL} AND ${condition})`;
+  return `UPDATE log_metadata_hours SET requests = requests - 1, errors = errors - (OLD.success = 0),
+    tokens_in = tokens_in - COALESCE(OLD.tokens_in, 0), tokens_out = tokens_out - COALESCE(OLD.tokens_out, 0),
+    cost = cost - CASE WHEN OLD.cached = 1 THEN 0 ELSE COALESCE(OLD.cost, 0) END
+  WHERE ${rows};`;
+};
+
+/** Puts one log (`NEW`) into the rollup. */
+const ADD_NEW = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
+  SELECT NEW.gateway_id, m.key, ${HOUR("NEW")}, m.value, 1, NEW.success = 0, COALESCE(NEW.tokens_in, 0), COALESCE(NEW.tokens_out, 0),
+    CASE WHEN NEW.cached = 1 THEN 0 ELSE COALESCE(NEW.cost, 0) END
+  FROM ${ENTRIES("NEW")} WHERE ${NOT_NULL}
+  ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, tokens_in = tokens_in + excluded.tokens_in,
+    tokens_out = tokens_out + excluded.tokens_out, cost = cost + excluded.cost;`;
+
+/** Migrations of the `log_metadata` concern (applied after the `logs` ones: it reads that table). */
+export const LOG_METADATA_MIGRATIONS: readonly string[] = [
+  // `value` has no type affinity (declared BLOB), so text "42" stays text and 42 stays an integer.
+  `CREATE TABLE log_metadata_hours (
+    gateway_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    PRIMARY KEY (gateway_id, key, hour, value)
+  ) WITHOUT ROWID;
+  CREATE TABLE log_metadata_folded (id INTEGER PRIMARY KEY CHECK (id = 1), last_rowid INTEGER NOT NULL);
+  INSERT INTO log_metadata_folded (id, last_rowid) VALUES (1, 0);
+  -- A row whose last log left is dropped at once (cheaper than a second look-up of every log's entries).
+  CREATE TRIGGER log_metadata_hours_empty AFTER UPDATE OF requests ON log_metadata_hours WHEN NEW.requests = 0 BEGIN
+    DELETE FROM log_metadata_hours WHERE gateway_id = NEW.gateway_id AND key = NEW.key AND hour = NEW.hour AND value = NEW.value;
+  END;
+  CREATE TRIGGER log_metadata_delete AFTER DELETE ON logs
+  WHEN (OLD.metadata IS NOT NULL AND OLD.rowid <= ${FOLDED}) OR OLD.rowid >= ${FOLDED} BEGIN
+    ${subtractOld(`OLD.rowid <= ${FOLDED}`)}
+    -- New rowids follow the largest one left: once the top rows are gone, lower the mark so those get folded.
+    UPDATE log_metadata_folded SET last_rowid = (SELECT COALESCE(MAX(rowid), 0) FROM logs)
+    WHERE OLD.rowid >= last_rowid AND last_rowid > (SELECT COALESCE(MAX(rowid), 0) FROM logs);
+  END;
+  CREATE TRIGGER log_metadata_update AFTER UPDATE OF gateway_id, created_at, success, cached, tokens_in, tokens_out, cost, metadata ON logs
+  WHEN OLD.rowid <= ${FOLDED} BEGIN
+    ${subtractOld()}
+    ${ADD_NEW}
+  END;
+  ${FOLD_SQL};
+  ${MARK_SQL};`,
+];
+
+/**
+ * The log writer's side of the rollup, on the writer's connection. Both calls belong in the batch's
+ * transaction, around its inserts.
+ *
+ * @example
+ * const rollup = new LogMetadataRollup(db);
+ * db.transaction((rows) => {
+ *   rollup.replacing(rows.map(([log]) => log[0] as string));
+ *   for (const [log] of rows) insertLog.run(log);
+ *   rollup.fold();
+ * }).immediate(rows);
+ */
+export class LogMetadataRollup {
+  private readonly deleteIds: Statement<unknown, SQLQueryBindings[]>;
+  private readonly folding: () => void;
+
+  constructor(db: Database) {
+    this.deleteIds = db.prepare("DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))");
+    const foldRows = db.prepare(FOLD_SQL);
+    const moveMark = db.prepare(MARK_SQL);
+    // Its own transaction (a savepoint inside the batch's): a reader never sees rows folded and the mark not moved.
+    this.folding = db.transaction(() => {
+      foldRows.run();
+      moveMark.run();
+    });
+  }
+
+  /**
+   * Before inserting logs that may already be stored: deletes those (their payloads go with them, as a
+   * REPLACE would), so the triggers take them out of the rollup. One index look-up per id when none is.
+   */
+  replacing(ids: readonly string[]): void {
+    if (ids.length > 0) this.deleteIds.run(JSON.stringify(ids));
+  }
+
+  /** Adds every log written since the last fold. */
+  fold(): void {
+    this.folding();
+  }
+}
