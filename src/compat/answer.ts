@@ -1,4 +1,5 @@
 import type { RequestContext } from "../pipeline/context.ts";
+import { judgeStreamEnd } from "../pipeline/deliver.ts";
 import { ErrorCode, errorResponse, GatewayError } from "../pipeline/errors.ts";
 import { openaiError } from "./openai-shape.ts";
 import type { PlannedTarget } from "./routes.ts";
@@ -41,7 +42,14 @@ export async function compatAnswer(ctx: RequestContext, response: Response, plan
   if (sse && response.ok && shape.stream && response.body) {
     headers.set("content-type", "text/event-stream; charset=utf-8");
     headers.set("cache-control", "no-cache");
-    return new Response(translateSse(response.body, shape.stream()), init);
+    const translated = translateSse(response.body, shape.stream());
+    const slug = target.ref.provider.slug;
+    // The provider's clean end is not the answer's: only the translator knows whether the final event came, and the record must say so.
+    judgeStreamEnd(ctx, () => {
+      const why = translated.incomplete();
+      return why === null ? null : `${slug}'s stream ${why}`;
+    });
+    return new Response(translated.body, init);
   }
   let text: string;
   try {

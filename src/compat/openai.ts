@@ -24,7 +24,7 @@ export const openaiChat: ChatTranslator = {
   passthrough: true,
   request: (chat, model, provider) => passthrough(chat.raw, model, provider, "chat/completions"),
   completion: (body) => body as object,
-  stream: () => ({ event: () => [], end: () => [], error: (data) => data as object }),
+  stream: () => ({ event: () => [], end: () => [], incomplete: () => null, error: (data) => data as object }),
   error: untouched,
 };
 

@@ -6,12 +6,29 @@ export interface EventTranslator {
   event(name: string | null, data: string): object[];
   /** The upstream stream ended cleanly → the last payloads (finish, usage). `data: [DONE]` follows them. */
   end(): object[];
+  /**
+   * Were the stream to end now: why the answer would not be whole (its final event has not come, or
+   * it carried an error), else null. `end()` tells the client; this tells the record. Never throws.
+   * @example incomplete() // "ended before its final event (message_stop)"
+   */
+  incomplete(): string | null;
   /** A provider's error event payload → OpenAI's error body. */
   error(data: unknown): object;
 }
 
 const encoder = new TextEncoder();
 const frame = (payload: object) => `data: ${JSON.stringify(payload)}\n\n`;
+
+/** A provider's event stream as the client gets it, and what the translator made of its end. */
+export interface TranslatedSse {
+  body: ReadableStream<Uint8Array>;
+  /**
+   * Once the provider's stream ended cleanly and every chunk before that end was read (delivery's end
+   * judge): why the answer is not whole — it passed on an error event, or its final event never
+   * came — or null. Never throws.
+   */
+  incomplete(): string | null;
+}
 
 /**
  * The client's OpenAI event stream, translated from the provider's as it arrives (one upstream read,
@@ -21,7 +38,7 @@ const frame = (payload: object) => `data: ${JSON.stringify(payload)}\n\n`;
  * stream breaks, the client's stream breaks too, never ending cleanly. Cancelling it cancels the
  * provider's stream (delivery then records whether the answer was whole).
  */
-export function translateSse(body: ReadableStream<Uint8Array>, translator: EventTranslator): ReadableStream<Uint8Array> {
+export function translateSse(body: ReadableStream<Uint8Array>, translator: EventTranslator): TranslatedSse {
   const reader = body.getReader();
   let pending: string[] = [];
   let failed = false;
@@ -43,7 +60,7 @@ export function translateSse(body: ReadableStream<Uint8Array>, translator: Event
     pending = [];
     return encoder.encode(text);
   };
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
@@ -78,6 +95,19 @@ export function translateSse(body: ReadableStream<Uint8Array>, translator: Event
     },
     { highWaterMark: 0 },
   );
+  return {
+    body: stream,
+    incomplete() {
+      try {
+        // A last event with no blank line after it counts: read it now (its frames go out with the end; a second `end()` reads nothing).
+        parser.end();
+        return failed ? "sent an error event" : translator.incomplete();
+      } catch {
+        // Never fail the delivery over a verdict: without one, the record goes by the clean end.
+        return null;
+      }
+    },
+  };
 }
 
 function errorData(data: string, translator: EventTranslator): string {

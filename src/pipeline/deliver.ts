@@ -83,7 +83,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
     done(outcome);
     return new Response(bytes, init);
   }
-  const watch = { usage: sse ? ctx.step.provider.usage : null, idleMs: ctx.gateway.streamIdleTimeout, endedBy: () => ctx.abortReason };
+  const watch = { usage: sse ? ctx.step.provider.usage : null, idleMs: ctx.gateway.streamIdleTimeout, endedBy: () => ctx.abortReason, judgeEnd: () => endJudges.get(ctx)?.() ?? null };
   return new Response(observe(body, outcome, captureLimit, watch, done), init);
 }
 
@@ -110,6 +110,25 @@ interface StreamWatch {
   idleMs: number;
   /** Why the request was ended, if it was: a stream cut by shutdown says so (2113), not that the provider broke it. */
   endedBy(): AbortReason | null;
+  /** At the provider's clean end: why the answer is not whole after all (see `judgeStreamEnd`), or null. */
+  judgeEnd(): string | null;
+}
+
+/** The end judges of requests whose delivered stream is read by a translator (compat); most requests have none. */
+const endJudges = new WeakMap<RequestContext, () => string | null>();
+
+/**
+ * For a transport that reads the delivered stream itself and knows more than the wire does (the compat
+ * endpoint translating Anthropic: its stream is whole only with `message_stop`). When the provider's
+ * stream ends cleanly, `judge` is called once, synchronously, before the request's record is built —
+ * the transport pulls the stream, so it has read every earlier chunk — and a reason it returns becomes
+ * the record's stream error (`success: false`, 2114). The client's stream still ends cleanly: telling
+ * the client is the transport's part. Register it before the stream ends (right after delivery).
+ *
+ * @example judgeStreamEnd(ctx, () => (sawMessageStop ? null : "anthropic's stream ended before its final event (message_stop)"));
+ */
+export function judgeStreamEnd(ctx: RequestContext, judge: () => string | null): void {
+  endJudges.set(ctx, judge);
 }
 
 const encoder = new TextEncoder();
@@ -201,6 +220,7 @@ function observe(body: ReadableStream<Uint8Array>, outcome: Outcome, captureLimi
         if (finished) return;
         if (chunk.done) {
           if (idleCut) return broke(controller, `idle for more than ${idleMs} ms (streamIdleTimeout)`);
+          outcome.streamError = options.judgeEnd();
           controller.close();
           finish();
           return;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
 import { envelopeOf, expectGatewayError, ULID } from "../support/gateway-error.ts";
-import { FAULT_NAMES, FAULT_REPLY, FAULT_USAGE, type FaultName } from "../support/fault-upstream.ts";
+import { FAULT_NAMES, FAULT_REPLY, FAULT_USAGE, streamEvents, type FaultName } from "../support/fault-upstream.ts";
 import { CASE_TIMEOUT_MS, chatBody, expectHttpFault, faultGateway, post, readAll, type FaultGateway } from "../support/fault-matrix.ts";
 
 let f: FaultGateway;
@@ -129,9 +129,8 @@ describe("compat to Anthropic: the answer is translated", () => {
       }
       const log = await f.log(res);
       expect(log).toMatchObject({ request_type: "compat", provider: "anthropic" });
-      const broken = outcome.answer === "chunks" && typeof outcome.end === "object";
-      // A cut-short translated stream: see the test.todo below.
-      if (outcome.answer === "chunks" && outcome.end === "cut-short") return f.expectIdle();
+      // The provider's stream broke, or ended cleanly before its final event: either way the answer was not whole.
+      const broken = outcome.answer === "chunks" && outcome.end !== "done";
       expect(log).toMatchObject(
         broken
           ? { status_code: 200, success: false, error_code: ErrorCode.StreamBroken }
@@ -142,10 +141,25 @@ describe("compat to Anthropic: the answer is translated", () => {
     CASE_TIMEOUT_MS,
   );
 
-  // Defect (src/compat/, not this suite's to fix): when Anthropic's stream ends cleanly without
-  // message_stop, the client is told (an error payload the openai client raises) but the log says
-  // success: true — the record is built from the provider's clean end, before the translator knows.
-  test.todo("no-done: the log of a translated stream cut before message_stop says success: false");
+  test("no-done: the log of a translated stream cut before message_stop says success: false", async () => {
+    const res = await compat(chatBody("no-done", "anthropic/fault-no-done"));
+    const { text, ended } = await readAll(res);
+
+    expect({ status: res.status, ended, done: text.endsWith("data: [DONE]\n\n"), told: text.includes("message_stop") }).toEqual({ status: 200, ended: "clean", done: true, told: true });
+    expect(await f.log(res)).toMatchObject({
+      request_type: "compat",
+      provider: "anthropic",
+      status_code: 200,
+      success: false,
+      aborted: false,
+      error_code: ErrorCode.StreamBroken,
+      error_message: "the provider's stream broke: anthropic's stream ended before its final event (message_stop)",
+      // The tokens were spent all the same: usage still comes from message_start and message_delta.
+      tokens_in: FAULT_USAGE.prompt_tokens,
+      tokens_out: FAULT_USAGE.completion_tokens,
+    });
+    await f.expectIdle();
+  });
 
   test.each(["reset-mid-stream", "silent-mid-stream", "truncated-stream", "no-done"] satisfies FaultName[])(
     "%s: the openai client raises while reading the stream; it never takes a short answer as whole",
@@ -213,5 +227,61 @@ describe("a model route (model: dynamic/<name>) whose first target fails", () =>
     await expectGatewayError(res, 502, ErrorCode.UpstreamUnreachable);
     expect(f.upstream.requests.slice(before).map((r) => r.fault)).toEqual(["reset-mid-body"]);
     expect(await f.log(res)).toMatchObject({ request_type: "compat", provider: "anthropic", step: 0, success: false, error_code: ErrorCode.UpstreamUnreachable });
+  });
+});
+
+describe("a translated stream that ends cleanly is logged by what the translator saw, not by the clean end", () => {
+  const anthropicEvents = streamEvents("anthropic");
+  const gemini = (answer: object) => `data: ${JSON.stringify(answer)}\n\n`;
+  /** What the scripted provider streams, by the model the request names. */
+  const SCRIPTS: Record<string, string> = {
+    // The whole answer, its last event (message_stop) not followed by a blank line before the end.
+    "unterminated-stop": anthropicEvents.join("").replace(/\n\n$/, ""),
+    // An error event in place of the rest, then a clean end.
+    "error-event": [...anthropicEvents.slice(0, 3), `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } })}\n\n`].join(""),
+    // Gemini: a text chunk, then a chunk holding an error, then a clean end.
+    "gemini-error": gemini({ candidates: [{ index: 0, content: { role: "model", parts: [{ text: "Hello" }] } }], modelVersion: "gemini-2.5-flash" }) + gemini({ error: { code: 500, message: "Internal error", status: "INTERNAL" } }),
+  };
+  let scripted: ReturnType<typeof Bun.serve>;
+  let g: FaultGateway;
+  beforeAll(async () => {
+    scripted = Bun.serve({
+      port: 0,
+      async fetch(request) {
+        const model = request.url.includes("/v1beta/models/") ? decodeURIComponent(new URL(request.url).pathname).split("/").at(-1)!.split(":")[0] : ((await request.json()) as { model: string }).model;
+        return new Response(SCRIPTS[model], { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    g = await faultGateway({ providers: { anthropic: { baseUrl: scripted.url.origin }, "google-ai-studio": { baseUrl: scripted.url.origin } } });
+  });
+  afterAll(async () => {
+    await g[Symbol.asyncDispose]();
+    await scripted.stop(true);
+  });
+  const stream = (model: string) => fetch(`${g.gw.base()}/compat/chat/completions`, post({ model, messages: [{ role: "user", content: "hello" }], stream: true }));
+
+  test("a final message_stop cut off from its blank line by the end still counts: the client gets the whole answer, the log says success", async () => {
+    const res = await stream("anthropic/unterminated-stop");
+    const { text, ended } = await readAll(res);
+
+    const chunks = events(text).filter((e) => e.data.startsWith('{"id"')).map((e) => JSON.parse(e.data) as Chunk);
+    expect({ ended, reply: chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), finish: chunks.at(-1)!.choices[0].finish_reason, done: text.endsWith("data: [DONE]\n\n") }).toEqual({ ended: "clean", reply: FAULT_REPLY, finish: "stop", done: true });
+    expect(await g.log(res)).toMatchObject({ provider: "anthropic", status_code: 200, success: true, error_code: null, error_message: null });
+  });
+
+  test("anthropic: an error event and then a clean end reaches the client as an error event; the log says 2114 and why", async () => {
+    const res = await stream("anthropic/error-event");
+    const { text, ended } = await readAll(res);
+
+    expect({ ended, last: events(text).at(-1) }).toEqual({ ended: "clean", last: { event: "error", data: expect.stringContaining("Overloaded") } });
+    expect(await g.log(res)).toMatchObject({ provider: "anthropic", status_code: 200, success: false, error_code: ErrorCode.StreamBroken, error_message: "the provider's stream broke: anthropic's stream sent an error event" });
+  });
+
+  test("gemini: a chunk holding an error and then a clean end reaches the client as an error payload; the log says 2114 and why", async () => {
+    const res = await stream("google/gemini-error");
+    const { text, ended } = await readAll(res);
+
+    expect({ ended, told: events(text).some((e) => e.data.startsWith('{"error"') && e.data.includes("Internal error")) }).toEqual({ ended: "clean", told: true });
+    expect(await g.log(res)).toMatchObject({ provider: "google-ai-studio", status_code: 200, success: false, error_code: ErrorCode.StreamBroken, error_message: "the provider's stream broke: google-ai-studio's stream sent an error event" });
   });
 });

@@ -18,6 +18,7 @@ export function anthropicStream(info: AnswerInfo): EventTranslator {
   const tools = new Map<number, number>();
   let started = false;
   let stopped = false;
+  const incomplete = () => (!stopped ? "ended before its final event (message_stop)" : !started ? "ended without its message_start event" : null);
 
   return {
     event(name, data) {
@@ -61,11 +62,13 @@ export function anthropicStream(info: AnswerInfo): EventTranslator {
     },
     end() {
       // Ended without message_stop: the provider cut its answer short, and the client must not take it as whole.
-      if (!started || !stopped) return [openaiError("anthropic's stream ended before its message_stop event", "api_error")];
+      const why = incomplete();
+      if (why) return [openaiError(`anthropic's stream ${why}`, "api_error")];
       const last = [out.delta(0, {}, finish)];
       if (info.includeUsage) last.push(out.usage(anthropicUsage(usage)));
       return last;
     },
+    incomplete,
     error: (data) => anthropicErrorBody(0, data),
   };
 }

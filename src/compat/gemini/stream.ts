@@ -21,12 +21,16 @@ export function geminiStream(info: AnswerInfo): EventTranslator {
   const candidates = new Map<number, CandidateState>();
   let usage: unknown = null;
   let blocked = false;
+  let errored = false;
 
   return {
     event(_name, data) {
       const answer = obj(JSON.parse(data));
       if (!answer) return [];
-      if (answer.error) return [geminiErrorBody(0, answer)];
+      if (answer.error) {
+        errored = true;
+        return [geminiErrorBody(0, answer)];
+      }
       out.id = out.id === info.fallbackId ? (text(answer.responseId) ?? out.id) : out.id;
       out.model = text(answer.modelVersion) ?? out.model;
       if (answer.usageMetadata) usage = answer.usageMetadata;
@@ -55,6 +59,8 @@ export function geminiStream(info: AnswerInfo): EventTranslator {
       if (info.includeUsage) last.push(out.usage(geminiUsage(usage)));
       return last;
     },
+    // Gemini's stream has no final event (the last chunk's finishReason is not one: a blocked prompt has none), so only an error chunk makes a cleanly ended answer incomplete.
+    incomplete: () => (errored ? "sent an error event" : null),
     error: (data) => geminiErrorBody(0, data),
   };
 }
