@@ -54,3 +54,5 @@ export type { CacheEntry, CacheStore } from "./store/cache.ts";
 export type { VectorIndex, VectorMatch } from "./store/vectors.ts";
 export type { BreakerPermit, BreakerSettings, BreakerState, BreakerStatus, BreakerStore, BreakerTarget } from "./store/breakers.ts";
 export type { Flight, FlightStore, Following, Land, Leading, ReadEntry } from "./store/flights.ts";
+/** Whether a header carries a credential (`authorization`, `x-api-key`, anything named like a key, token or secret): never store its value. */
+export { isSecret as isCredentialHeader, credentialDigest } from "./upstream/headers.ts";

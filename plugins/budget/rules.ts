@@ -1,3 +1,4 @@
+import { credentialDigest, isCredentialHeader } from "switchboard";
 import type { RequestContext, ResolvedBudget, ResolvedGateway } from "switchboard";
 
 /** A `budgets` rule of one gateway, ready to reserve with. */
@@ -52,10 +53,16 @@ function bucketOf(spec: string, path: string): (ctx: RequestContext) => string |
     } catch {
       throw new Error(`${path}: "${name}" is not a valid header name`);
     }
+    // A credential (a budget per API key) is kept by its SHA-256, never stored: bucket names reach Redis and the admin API.
+    if (isCredentialHeader(name)) return (ctx) => secretLabel(spec, ctx.headers.get(name));
     return (ctx) => labelled(spec, ctx.headers.get(name));
   }
   const key = spec.slice("metadata:".length);
   return (ctx) => labelled(spec, Object.hasOwn(ctx.metadata, key) ? ctx.metadata[key] : null);
+}
+
+function secretLabel(spec: string, value: string | null): string | null {
+  return value === null || value === "" ? null : `${spec}#${credentialDigest(value)}`;
 }
 
 function labelled(spec: string, value: string | number | boolean | null): string | null {

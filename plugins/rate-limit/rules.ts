@@ -1,3 +1,4 @@
+import { credentialDigest, isCredentialHeader } from "switchboard";
 import type { RateLimitRule, RequestContext, ResolvedGateway } from "switchboard";
 
 /** A `rateLimit` rule of one gateway, ready to count with. */
@@ -63,6 +64,8 @@ function keyKind(spec: string, path: string): { scope: string; bucket: (ctx: Req
     } catch {
       throw new Error(`${path}: "${name}" is not a valid header name`);
     }
+    // A credential (a limit per API key) is counted by its SHA-256, never stored: bucket names reach Redis and the admin API.
+    if (isCredentialHeader(name)) return { scope: `per value of header "${name}"`, bucket: (ctx) => secretBucket(ctx.headers.get(name)) };
     return { scope: `per value of header "${name}"`, bucket: (ctx) => valueBucket(ctx.headers.get(name)) };
   }
   const key = spec.slice("metadata:".length);
@@ -70,6 +73,10 @@ function keyKind(spec: string, path: string): { scope: string; bucket: (ctx: Req
     scope: `per value of metadata "${key}"`,
     bucket: (ctx) => valueBucket(Object.hasOwn(ctx.metadata, key) ? ctx.metadata[key] : null),
   };
+}
+
+function secretBucket(value: string | null): string {
+  return value === null ? NO_VALUE : `#${credentialDigest(value)}`;
 }
 
 function valueBucket(value: string | number | boolean | null): string {

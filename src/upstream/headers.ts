@@ -69,7 +69,7 @@ const SECRET_NAME = /(key|token|secret|password|auth|signature|credential)/i;
 
 /** Whether a header name carries a credential, remembered per name (requests repeat the same few names). */
 const secretNames = new Map<string, boolean>();
-function isSecret(name: string): boolean {
+export function isSecret(name: string): boolean {
   let secret = secretNames.get(name);
   if (secret === undefined) {
     secret = SECRET_HEADERS.has(name) || SECRET_NAME.test(name);
@@ -77,6 +77,14 @@ function isSecret(name: string): boolean {
     if (secretNames.size < 4096) secretNames.set(name, secret);
   }
   return secret;
+}
+
+/**
+ * What may stand for a credential where its value must not be stored (a rate-limit or budget bucket
+ * per API key): 32 hex digits of its SHA-256, the same for the same value in every replica.
+ */
+export function credentialDigest(value: string): string {
+  return new Bun.CryptoHasher("sha256").update(value).digest("hex").slice(0, 32);
 }
 
 /** Headers as a plain object with every credential's value replaced; what logs may keep. */

@@ -309,4 +309,8 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
   export function defineConfig(config: Config): Config;
   export function definePlugin<P extends Plugin>(plugin: P): P;
   export function booleanOption(ctx: RequestContext, name: string): boolean | undefined;
-  export function integerOption(ctx: RequestContext, name: string, range?: { min?: number; max?: number }): number | undefined;`;
+  export function integerOption(ctx: RequestContext, name: string, range?: { min?: number; max?: number }): number | undefined;
+  /** Whether a header carries a credential (authorization, x-api-key, anything named like a key, token or secret): never store its value. */
+  export function isCredentialHeader(name: string): boolean;
+  /** 32 hex digits of the SHA-256 of a credential: what may stand for it where its value must not be stored. */
+  export function credentialDigest(value: string): string;`;

@@ -2,7 +2,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { Health } from "../../pipeline/types.ts";
 import { consoleHealth } from "../../server/health.ts";
 import type { CacheEntry, CacheStore } from "../cache.ts";
-import { migrate } from "./db.ts";
+import { migrate, neverWaitForLocks } from "./db.ts";
 
 /** Append only: `migrate` applies the entries a file has not seen yet. */
 const CACHE_MIGRATIONS = [
@@ -71,6 +71,8 @@ export class SqliteCacheStore implements CacheStore {
     // A cache may lose its last entries on a power cut; it must never make a request wait on fsync.
     db.run("PRAGMA synchronous = OFF");
     this.#stored = new Set(db.query<{ key: string }, [number]>("SELECT key FROM cache WHERE expires_at > ?").all(Date.now()).map((row) => row.key));
+    // Writes run on the request thread: a lock held by another process fails them at once (see neverWaitForLocks).
+    neverWaitForLocks(db);
     this.#get = db.query("SELECT expires_at, created_at, status, step, headers, body FROM cache WHERE key = ? AND expires_at > ?");
     this.#put = db.query(
       `INSERT INTO cache (key, expires_at, created_at, status, step, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?)

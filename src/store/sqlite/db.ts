@@ -49,6 +49,22 @@ export function openDatabase(path: string): Database {
 }
 
 /**
+ * Makes `db` fail at once with SQLITE_BUSY when another connection holds the write lock, instead of
+ * waiting up to the busy timeout. For the connections the request thread writes through (the cache
+ * file): that thread is the file's only writer and its writes are synchronous, so a lock there is
+ * another process's (a backup, a `sqlite3` shell, a second gateway on the same path), and waiting on
+ * it would stall every request for 5 s at each write. A refused write is a fault in `health` and a
+ * lost cache entry, never a delay. Call it after migrating: opening may still wait.
+ *
+ * @example
+ * migrate(db, "cache", CACHE_MIGRATIONS);
+ * neverWaitForLocks(db);
+ */
+export function neverWaitForLocks(db: Database): void {
+  db.run("PRAGMA busy_timeout = 0");
+}
+
+/**
  * Brings one concern's schema up to date. `migrations[i]` moves the concern from version `i` to
  * `i + 1`; each entry may hold several statements. Already applied entries are skipped, so only ever
  * append to the list. Everything runs in one transaction: a failing migration leaves the file as it was.

@@ -1,8 +1,10 @@
 import type { Database, Statement } from "bun:sqlite";
+import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import type { Health } from "../../pipeline/types.ts";
 import { consoleHealth } from "../../server/health.ts";
 import { generateSecret, hashSecret, newTokenId, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
 import { migrate } from "./db.ts";
+import { isStorageFault } from "./faults.ts";
 
 /** Append only: entry i moves the "tokens" concern from version i to i + 1. */
 const TOKEN_MIGRATIONS = [
@@ -29,6 +31,14 @@ interface TokenRow {
 
 const COLUMNS = "id, gateway_id, name, created_at, expires_at, revoked_at";
 
+/**
+ * The longest a token write (create, revoke) waits for another connection's write lock. It runs on the
+ * request thread, which must not stall: the log writer thread holds the lock a few ms per batch, so a
+ * longer wait means another process holds it, and the call fails with 503 instead of waiting out the
+ * file's 5 s busy timeout while every request queues behind it.
+ */
+const WRITE_WAIT_MS = 250;
+
 const toToken = (row: TokenRow): GatewayToken => ({
   id: row.id,
   gatewayId: row.gateway_id,
@@ -47,7 +57,9 @@ export interface SqliteTokenStoreOptions {
 /**
  * The default `TokenStore`, in the SQLite file the other stores share. Every call reads the file, so a
  * token made or revoked by `switchboard tokens` in another process counts on the next request (WAL).
- * A call the file refuses rejects (the request fails closed) and is a fault of `"tokens"` in `health`.
+ * A call the file refuses rejects (the request fails closed) and is a fault of `"tokens"` in `health`;
+ * a storage fault (the file locked by another process past `WRITE_WAIT_MS`, full, unreadable) rejects
+ * with 503 StorageUnavailable.
  *
  * @example
  * const tokens = new SqliteTokenStore(openDatabase(config.storage.sqlite));
@@ -60,10 +72,16 @@ export class SqliteTokenStore implements TokenStore {
   private readonly revokeAny: Statement<TokenRow, [number, string]>;
   private readonly revokeOfGateway: Statement<TokenRow, [number, string, string]>;
   private readonly health: Health;
+  /** The connection's own busy timeout, restored after each write. */
+  private readonly busyTimeout: number;
 
-  constructor(db: Database, options: SqliteTokenStoreOptions = {}) {
+  constructor(
+    private readonly db: Database,
+    options: SqliteTokenStoreOptions = {},
+  ) {
     this.health = options.health ?? consoleHealth();
     migrate(db, "tokens", TOKEN_MIGRATIONS);
+    this.busyTimeout = db.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()?.timeout ?? 0;
     this.insert = db.query(`INSERT INTO gateway_tokens (${COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, NULL, ?)`);
     this.byHash = db.query(
       `SELECT ${COLUMNS} FROM gateway_tokens
@@ -89,7 +107,7 @@ export class SqliteTokenStore implements TokenStore {
       revokedAt: null,
     };
     const hash = hashSecret(token);
-    this.watch("storing a token", () => this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hash));
+    this.write("storing a token", () => this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hash));
     return { token, info };
   }
 
@@ -100,7 +118,7 @@ export class SqliteTokenStore implements TokenStore {
 
   async revoke(id: string, gatewayId?: string): Promise<boolean> {
     const now = Date.now();
-    const row = this.watch("revoking a token", () => (gatewayId === undefined ? this.revokeAny.get(now, id) : this.revokeOfGateway.get(now, id, gatewayId)));
+    const row = this.write("revoking a token", () => (gatewayId === undefined ? this.revokeAny.get(now, id) : this.revokeOfGateway.get(now, id, gatewayId)));
     return row !== null;
   }
 
@@ -111,7 +129,17 @@ export class SqliteTokenStore implements TokenStore {
     return row ? toToken(row) : null;
   }
 
-  /** Runs one statement; a failure is reported to `health` and thrown on. */
+  /** {@link watch} for a write: waits at most `WRITE_WAIT_MS` for another connection's lock. */
+  private write<T>(during: string, run: () => T): T {
+    this.db.run(`PRAGMA busy_timeout = ${Math.min(WRITE_WAIT_MS, this.busyTimeout)}`);
+    try {
+      return this.watch(during, run);
+    } finally {
+      this.db.run(`PRAGMA busy_timeout = ${this.busyTimeout}`);
+    }
+  }
+
+  /** Runs one statement; a failure is reported to `health` and thrown on, a storage fault as 503 StorageUnavailable. */
   private watch<T>(during: string, run: () => T): T {
     try {
       const result = run();
@@ -119,7 +147,11 @@ export class SqliteTokenStore implements TokenStore {
       return result;
     } catch (error) {
       this.health.fault("tokens", error, { during });
-      throw error;
+      if (!isStorageFault(error)) throw error;
+      throw new GatewayError(503, ErrorCode.StorageUnavailable, `The SQLite file where gateway tokens live refused the call (${during}); try again shortly`, {
+        cause: error,
+        headers: { "retry-after": "1" },
+      });
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Health } from "../../pipeline/types.ts";
 import { consoleHealth } from "../../server/health.ts";
 import { MemoryVectorIndex, type MemoryVectorIndexOptions } from "../memory/vectors.ts";
 import type { VectorIndex, VectorMatch } from "../vectors.ts";
-import { migrate } from "./db.ts";
+import { migrate, neverWaitForLocks } from "./db.ts";
 
 /** Append only: `migrate` applies the entries a file has not seen yet. */
 const VECTOR_MIGRATIONS = [
@@ -63,6 +63,8 @@ export class SqliteVectorIndex implements VectorIndex {
     this.#purge = db.query("DELETE FROM cache_vectors WHERE expires_at <= ?");
     this.#memory = new MemoryVectorIndex({ ...options, onDrop: (partition, key) => this.#deleteRow(partition, key) });
     this.#load((options.now ?? Date.now)());
+    // Writes run on the request thread: a lock held by another process fails them at once (see neverWaitForLocks).
+    neverWaitForLocks(db);
   }
 
   nearest(partition: string, vector: Float32Array, now = Date.now()): Promise<VectorMatch | null> {
