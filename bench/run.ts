@@ -1,7 +1,7 @@
 /**
  * `bun run bench` — how much does Switchboard cost on top of the least a Bun proxy can do?
  *
- *   bun bench/run.ts [--targets upstream,bare,gateway,…] [--peers] [--connections 1,32,128]
+ *   bun bench/run.ts [--targets upstream,bare,gateway,…] [--peers] [--shared] [--connections 1,32,128]
  *                    [--duration 5] [--warmup 1] [--rounds 1] [--delay 0] [--stream]
  *                    [--client raw|fetch] [--json out.json]
  *
@@ -38,9 +38,39 @@
  *               /v1/chat/completions; the same JSON or 20-event stream. When it is not installed,
  *               does not start or does not answer a first request, an "unavailable: …" line is
  *               printed instead of its rows, and the exit code does not change.
+ *   - gateway-sqlite-same, gateway-shared  (--shared) scale-out, issue 20: the gateway-chain config (token,
+ *               metadata, a rate limit counted on every request, a cache MISS looked up and written on
+ *               every request, logs with payloads) as ONE process on SQLite and in-process stores, and as
+ *               TWO replicas — two `serve` processes started together from one config file with
+ *               `storage: { postgres, redis }` — sharing a fresh PostgreSQL database (logs) and a Redis
+ *               server (counters, cache, coalescing, breakers). bench/engines.ts starts both engines
+ *               (the test suite's servers: loopback, free ports, temp dirs, PostgreSQL as `postgres`
+ *               when root); without them installed the target prints "unavailable: …" and the exit
+ *               code does not change. The load is split: one load.ts per replica, each with half the
+ *               connections (at least one: c=1 is 1 + 1), started together; each replica's bodies carry
+ *               its own digit before the number, so one replica's misses are not the other's HITs. The
+ *               row's req/s is the sum, p50/p90/mean the request-weighted means of the two drivers',
+ *               p99/max the higher; errors also count log records a replica dropped (`GET /health`)
+ *               and any line a replica writes to stderr (it warns there when an engine fails and is
+ *               then bypassed). Before its load, 20 requests one at a time under Redis MONITOR count
+ *               the round trips per request. A third table shows per-replica req/s against the single
+ *               process, the CPU per request of the replicas (all threads, and the JavaScript thread
+ *               alone), of every PostgreSQL process and of Redis (from /proc), Redis commands
+ *               (commandstats) and log rows per PostgreSQL transaction.
+ *               How to read it on this machine: 2 cores carry the driver(s), the mock, the gateway
+ *               process(es), PostgreSQL and Redis. One process on SQLite is capped by its JavaScript
+ *               thread (about one core); two replicas plus two engines share the same 2 cores, so they
+ *               cannot each go as fast as the one did — the goal (per-replica req/s ≥ 0.70 × single)
+ *               measures this machine's cores as much as the gateway. The column that does not depend on
+ *               them is "js × single": the single process's JavaScript-thread µs/req ÷ a replica's, i.e.
+ *               a replica's req/s relative to the single process's if each had a core of its own; the
+ *               engines' µs/req say what PostgreSQL and Redis need besides.
+ *               Diagnostics (--targets only): gateway-shared-1 (one such process alone), gateway-redis-1
+ *               and gateway-pg-1 (one process with only Redis, only PostgreSQL): where the extra CPU goes.
  * Default targets: upstream, bare, gateway, gateway-chain, gateway-cache-hit, gateway-universal,
- * gateway-ws, bare-stream, gateway-stream. --peers adds portkey and portkey-stream (also with
- * --targets). Diagnostic ones (gateway-nolog, gateway-noplugins) run only with --targets.
+ * gateway-ws, bare-stream, gateway-stream. --peers adds portkey and portkey-stream, --shared
+ * gateway-sqlite-same and gateway-shared (also with --targets). Diagnostic ones (gateway-nolog,
+ * gateway-noplugins, …) run only with --targets.
  * Default connections: 1, 32 and 128 (the goals are judged at 1 and 32; 128 is reported). The
  * estimated run time is printed at the start — about 2¾ minutes for the default run (27 load
  * runs of 1 + 5 s), 3½ with --peers — and the actual one at the end.
@@ -60,11 +90,12 @@
  *
  * Under the table, the performance targets from the issues (GOALS below) print as PASS/FAIL lines
  * when the rows they need were run: each is computed per round against the bare proxy's row (or
- * the goal's own reference row: bare-stream, gateway) of the same round, and the median over rounds is judged (the per-round values are printed too). A missed
+ * the goal's own reference row: bare-stream, gateway, gateway-sqlite-same) of the same round, and the median over rounds is judged (the per-round values are printed too). A missed
  * goal is reported, not an error: it does not change the exit code.
  *
  * Exits 1 when any target returns errors (any non-2xx answer counts) or one of ours fails to start
- * (a peer that cannot is reported as unavailable), 2 on bad arguments.
+ * (a peer that cannot, or gateway-shared without PostgreSQL and Redis, is reported as unavailable),
+ * 2 on bad arguments.
  *
  * Adding a target (e.g. a gateway with logging off) is one entry in TARGETS below.
  */
@@ -73,6 +104,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "no
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { engineCost, EnginesUnavailable, startEngines, type EngineCost, type SharedEngines } from "./engines.ts";
 
 const HERE = import.meta.dir;
 const REPO = resolve(HERE, "..");
@@ -93,6 +125,7 @@ const { values: args } = parseArgs({
     delay: { type: "string", default: "0" },
     stream: { type: "boolean", default: false },
     peers: { type: "boolean", default: false },
+    shared: { type: "boolean", default: false },
     client: { type: "string", default: "raw" },
     json: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -167,6 +200,12 @@ interface Running {
   pid: number;
   /** Request headers this instance needs (e.g. Portkey's, which name the mock's URL). */
   headers?: Record<string, string>;
+  /** Several processes serving one config (gateway-shared): the load is split between them. */
+  replicas?: Running[];
+  /** The engines the replicas share; their CPU and commands are measured with each load run. */
+  engines?: SharedEngines;
+  /** Lines the process has written to stderr so far, and the last few (a gateway warns there when an engine fails). */
+  stderr?(): { lines: number; tail: string[] };
   stop(): Promise<void>;
 }
 
@@ -201,7 +240,8 @@ async function spawnServer(name: string, cmd: string[], cwd = REPO, env?: Record
     const m = /http:\/\/127\.0\.0\.1:\d+/.exec(line);
     if (m) found(m[0]);
   });
-  const errTail = drain(proc.stderr);
+  let errLines = 0;
+  const errTail = drain(proc.stderr, () => errLines++);
   let timer: Timer | undefined;
   const url = await Promise.race([
     urlSeen,
@@ -221,6 +261,7 @@ async function spawnServer(name: string, cmd: string[], cwd = REPO, env?: Record
   return {
     url,
     pid: proc.pid,
+    stderr: () => ({ lines: errLines, tail: errTail.slice(-3) }),
     async stop() {
       proc.kill();
       await Promise.race([proc.exited, Bun.sleep(3000)]);
@@ -275,32 +316,45 @@ interface Target {
    * or does not answer, an "unavailable" line is printed instead of its row and the exit code is kept.
    */
   peer?: boolean;
+  /**
+   * For a target served by several replicas: the single-process target it is compared with (same
+   * config, SQLite and in-process stores) in the shared-storage table and its goal.
+   */
+  singleProcess?: string;
   /** Why this target cannot run here, or null. Checked only when it is requested. */
   unavailable?(): string | null;
   start(env: Env): Promise<Running>;
 }
 
+const MAIN = join(REPO, "src", "main.ts");
+const mainMissing = () => (existsSync(MAIN) ? null : `${MAIN} does not exist yet`);
+
+/** A temp dir holding a gateway.config.ts with this `gateways.default` entry (and `extra` top-level fields). */
+function writeGatewayConfig(name: string, upstream: Running, gateway: object, extra: object = {}): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), `switchboard-bench-${name}-`));
+  const config = {
+    server: { hostname: "127.0.0.1", port: 0 },
+    storage: { sqlite: "./bench.db" },
+    // The held key is never used by requests (they carry their own); the semantic cache's embedding calls use it.
+    providers: { openai: { baseUrl: `${upstream.url}/v1`, apiKey: "sk-bench-held" } },
+    gateways: { default: gateway },
+    ...extra,
+  };
+  const file = join(dir, "gateway.config.ts");
+  writeFileSync(file, `export default ${JSON.stringify(config, null, 2)};\n`);
+  return { dir, file };
+}
+
 /** A Switchboard gateway started from a temp dir with this `gateways.default` entry. */
 function gatewayTarget(name: string, gateway: object, extra: object = {}): Target {
-  const main = join(REPO, "src", "main.ts");
   return {
     name,
     path: "/v1/local/default/openai/chat/completions",
-    unavailable: () => (existsSync(main) ? null : `${main} does not exist yet`),
+    unavailable: mainMissing,
     async start({ upstream }) {
-      const dir = mkdtempSync(join(tmpdir(), `switchboard-bench-${name}-`));
-      const config = {
-        server: { hostname: "127.0.0.1", port: 0 },
-        storage: { sqlite: "./bench.db" },
-        // The held key is never used by requests (they carry their own); the semantic cache's embedding calls use it.
-        providers: { openai: { baseUrl: `${upstream.url}/v1`, apiKey: "sk-bench-held" } },
-        gateways: { default: gateway },
-        ...extra,
-      };
-      const file = join(dir, "gateway.config.ts");
-      writeFileSync(file, `export default ${JSON.stringify(config, null, 2)};\n`);
+      const { dir, file } = writeGatewayConfig(name, upstream, gateway, extra);
       try {
-        const running = await spawnServer(name, [BUN, main, "serve", "--config", file], dir);
+        const running = await spawnServer(name, [BUN, MAIN, "serve", "--config", file], dir);
         return {
           ...running,
           async stop() {
@@ -316,11 +370,54 @@ function gatewayTarget(name: string, gateway: object, extra: object = {}): Targe
   };
 }
 
+/**
+ * `replicas` `serve` processes started at the same moment from one config file whose storage is a
+ * fresh PostgreSQL database and a Redis server (bench/engines.ts), or only one of them (`use`); the
+ * engines being absent throws EnginesUnavailable, which the orchestrator reports as "unavailable".
+ */
+function sharedGatewayTarget(
+  name: string,
+  gateway: object,
+  { replicas: count = REPLICAS, use = ["postgres", "redis"] }: { replicas?: number; use?: ("postgres" | "redis")[] } = {},
+): Target {
+  return {
+    name,
+    path: "/v1/local/default/openai/chat/completions",
+    unavailable: mainMissing,
+    async start({ upstream }) {
+      const engines = await startEngines();
+      const storage = {
+        sqlite: "./bench.db",
+        ...(use.includes("postgres") ? { postgres: engines.postgresUrl } : {}),
+        ...(use.includes("redis") ? { redis: engines.redisUrl } : {}),
+      };
+      const { dir, file } = writeGatewayConfig(name, upstream, gateway, { storage });
+      const started = await Promise.allSettled(
+        Array.from({ length: count }, (_, i) => spawnServer(`${name} replica ${i + 1}`, [BUN, MAIN, "serve", "--config", file], dir)),
+      );
+      const replicas = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+      const stop = async () => {
+        await Promise.all(replicas.map((r) => r.stop()));
+        await engines.close();
+        rmSync(dir, { recursive: true, force: true });
+      };
+      const failed = started.find((s) => s.status === "rejected");
+      if (failed) {
+        await stop();
+        throw failed.reason;
+      }
+      return { url: replicas[0]!.url, pid: replicas[0]!.pid, replicas, engines, stop };
+    },
+  };
+}
+
 const DEFAULT_TARGETS = [
   "upstream", "bare", "gateway", "gateway-chain", "gateway-cache-hit", "gateway-universal", "gateway-ws", "bare-stream", "gateway-stream",
 ];
 /** Added by --peers. */
 const PEER_TARGETS = ["portkey", "portkey-stream"];
+/** Added by --shared: one process on SQLite, and the same config as replicas on PostgreSQL and Redis. */
+const SHARED_TARGETS = ["gateway-sqlite-same", "gateway-shared"];
 
 /** Portkey's open-source gateway (devDependency @portkey-ai/gateway), its Node build run by Bun. */
 const PORTKEY_START = join(REPO, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
@@ -355,6 +452,25 @@ function portkeyTarget(name: string, stream: boolean): Target {
 
 const BENCH_TOKEN = "bench-token-0123456789abcdef";
 const LOGS_ON = { collect: true, payloads: true };
+/**
+ * The whole default chain switched on, the cache always missing (a new body each time): every request
+ * checks a token, counts a rate limit, looks up and writes the cache and is logged with payloads.
+ */
+const CHAIN_GATEWAY = {
+  logs: LOGS_ON,
+  authentication: true,
+  tokens: [BENCH_TOKEN],
+  rateLimit: { limit: 1_000_000_000, interval: 60, key: "metadata:user" },
+  cache: { ttl: 300 },
+};
+/** What the CHAIN_GATEWAY targets add to every request, and check on every answer. */
+const CHAIN_LOAD = {
+  headers: { "cf-aig-authorization": `Bearer ${BENCH_TOKEN}`, "cf-aig-metadata": '{"user":"bench","team":"perf"}' },
+  unique: true,
+  expectHeader: { name: "cf-aig-cache-status", value: "MISS" },
+};
+/** Replicas of gateway-shared. */
+const REPLICAS = 2;
 
 const TARGETS: Target[] = [
   // The shared mock itself; stopping it is the orchestrator's job, not this target's.
@@ -366,18 +482,7 @@ const TARGETS: Target[] = [
   },
   gatewayTarget("gateway", { logs: LOGS_ON }),
   // Everything in the default chain switched on; the cache always misses (a new body each time).
-  {
-    ...gatewayTarget("gateway-chain", {
-      logs: LOGS_ON,
-      authentication: true,
-      tokens: [BENCH_TOKEN],
-      rateLimit: { limit: 1_000_000_000, interval: 60, key: "metadata:user" },
-      cache: { ttl: 300 },
-    }),
-    headers: { "cf-aig-authorization": `Bearer ${BENCH_TOKEN}`, "cf-aig-metadata": '{"user":"bench","team":"perf"}' },
-    unique: true,
-    expectHeader: { name: "cf-aig-cache-status", value: "MISS" },
-  },
+  { ...gatewayTarget("gateway-chain", CHAIN_GATEWAY), ...CHAIN_LOAD },
   // The same body every time: after the first request every answer comes from the cache.
   {
     ...gatewayTarget("gateway-cache-hit", { logs: LOGS_ON, cache: { ttl: 300 } }),
@@ -416,6 +521,15 @@ const TARGETS: Target[] = [
     unique: true,
     expectHeader: { name: "cf-aig-cache-status", value: "MISS" },
   },
+  // Scale-out (issue 20): the gateway-chain config as one process on SQLite and in-process stores, and
+  // as two replicas sharing PostgreSQL (logs) and Redis (counters, cache, coalescing, breakers).
+  { ...gatewayTarget("gateway-sqlite-same", CHAIN_GATEWAY), ...CHAIN_LOAD },
+  { ...sharedGatewayTarget("gateway-shared", CHAIN_GATEWAY), ...CHAIN_LOAD, singleProcess: "gateway-sqlite-same" },
+  // Diagnostics (--targets): one such process alone — what a replica costs without sharing the cores
+  // with a second one — and with only one of the engines, to see which of them the extra CPU goes to.
+  { ...sharedGatewayTarget("gateway-shared-1", CHAIN_GATEWAY, { replicas: 1 }), ...CHAIN_LOAD, singleProcess: "gateway-sqlite-same" },
+  { ...sharedGatewayTarget("gateway-redis-1", CHAIN_GATEWAY, { replicas: 1, use: ["redis"] }), ...CHAIN_LOAD, singleProcess: "gateway-sqlite-same" },
+  { ...sharedGatewayTarget("gateway-pg-1", CHAIN_GATEWAY, { replicas: 1, use: ["postgres"] }), ...CHAIN_LOAD, singleProcess: "gateway-sqlite-same" },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -429,10 +543,14 @@ const CLK_TCK = (() => {
   }
 })();
 
-/** CPU seconds (user + system) a process has used so far, or NaN where /proc is missing. */
-function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far, or NaN where /proc is missing. `mainThread`:
+ * its main thread's only — for a Bun server, the JavaScript thread that also runs the HTTP server,
+ * the one that caps its req/s (fetch's I/O, a log-writer Worker and the GC run on other threads).
+ */
+function cpuSeconds(pid: number, mainThread = false): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from #3 on
     return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime (#14), stime (#15)
   } catch {
@@ -467,7 +585,15 @@ interface Row extends LoadResult {
   round: number;
   /** Target server's CPU µs per completed request (its own process only). */
   serverUsPerReq: number;
+  /** The same, its main (JavaScript) thread only: 10⁶ ÷ this is the most req/s that thread could serve. */
+  mainThreadUsPerReq: number;
   upstreamUsPerReq: number;
+  /** Replicated targets (gateway-shared): each replica's share, from its own load driver and its own CPU. */
+  replicas?: ReplicaRow[];
+  /** Replicated targets: req/s ÷ the number of replicas. */
+  perReplicaRps?: number;
+  /** Replicated targets: what the shared PostgreSQL and Redis spent per request. */
+  engines?: EngineCost;
   /** Against the target's baseline row ("bare", or "bare-stream" for streaming targets). */
   vsBare?: Comparison;
   vsUpstream?: Comparison;
@@ -486,13 +612,14 @@ const bodyOf = (t: Target) => (t.unique ? UNIQUE_BODY : t.stream ? STREAM_BODY :
 /** Whether load.ts times the first body byte for this target. */
 const timesTtfb = (t: Target) => !t.websocket && (!!t.stream || args.stream);
 
-async function runLoad(t: Target, r: Running, connections: number): Promise<LoadResult> {
+/** `body`: the request body, when not the target's own (bodyOf). */
+async function runLoad(t: Target, r: Running, connections: number, body = bodyOf(t)): Promise<LoadResult> {
   const url = r.url + t.path;
   // A WebSocket target keeps `connections` requests in flight over one socket.
   const cmd = [BUN, join(HERE, "load.ts"), "--url", url, "--connections", t.websocket ? "1" : String(connections)];
   if (t.websocket) cmd.push("--inflight", String(connections));
   cmd.push("--duration", String(duration), "--warmup", String(warmup), "--client", t.websocket ? "ws" : args.client!);
-  cmd.push("--body", bodyOf(t));
+  cmd.push("--body", body);
   if (t.unique) cmd.push("--unique");
   if (timesTtfb(t)) cmd.push("--ttfb");
   if (t.expectHeader) cmd.push("--count-header", t.expectHeader.name);
@@ -511,6 +638,166 @@ async function runLoad(t: Target, r: Running, connections: number): Promise<Load
   } catch {
     throw new Error(`load driver failed (exit ${proc.exitCode}): ${(err || out).trim().slice(-800)}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replicas (gateway-shared)
+
+/** One replica's share of a load run. */
+interface ReplicaRow {
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  /** This replica's CPU µs per request it completed: the whole process, and its main thread. */
+  serverUsPerReq: number;
+  mainThreadUsPerReq: number;
+  /** Log records this replica wrote to PostgreSQL during the run (its `GET /health` stats.logs). */
+  logsWritten: number;
+}
+
+/** `connections` split over `k` replicas as evenly as possible, at least one each (so c=1 is 1 + 1). */
+const splitConnections = (c: number, k: number) => Array.from({ length: k }, (_, i) => Math.max(1, Math.floor(c / k) + (i < c % k ? 1 : 0)));
+
+/** What a replica's `GET /health` says about its log writer, and which components have a fault open. */
+async function replicaHealth(r: Running): Promise<{ written: number; dropped: number; components: string[] }> {
+  try {
+    const h = (await (await fetch(`${r.url}/health`, { signal: AbortSignal.timeout(5000) })).json()) as {
+      faults?: { component: string }[];
+      stats?: { logs?: { written?: number; dropped?: number } };
+    };
+    return {
+      written: h.stats?.logs?.written ?? NaN,
+      dropped: h.stats?.logs?.dropped ?? NaN,
+      components: (h.faults ?? []).map((f) => f.component),
+    };
+  } catch {
+    return { written: NaN, dropped: NaN, components: ["GET /health failed"] };
+  }
+}
+
+/**
+ * One LoadResult from the drivers of several replicas (one driver each, started together): counts,
+ * req/s and driver CPU add up; p50, p90, mean and the TTFB p50/p90/mean are the request-weighted means
+ * of the drivers' own (an approximation: each driver saw only its replica), p99 and max the highest.
+ */
+function mergeLoads(parts: LoadResult[]): LoadResult {
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const add = (f: (p: LoadResult) => number) => parts.reduce((a, p) => a + f(p), 0);
+  const weighted = (f: (p: LoadResult) => number | undefined) =>
+    parts.some((p) => f(p) === undefined) ? undefined : n > 0 ? add((p) => f(p)! * p.n) / n : 0;
+  const highest = (f: (p: LoadResult) => number | undefined) => (parts.some((p) => f(p) === undefined) ? undefined : Math.max(...parts.map((p) => f(p)!)));
+  const counts = (f: (p: LoadResult) => Record<string, number> | undefined) => {
+    if (parts.every((p) => !f(p))) return undefined;
+    const out: Record<string, number> = {};
+    for (const p of parts) for (const [k, v] of Object.entries(f(p) ?? {})) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const ttfb = parts[0]?.ttfb_p50 !== undefined;
+  const ms = (x: number | undefined) => (x === undefined ? x : Math.round(x * 1000) / 1000);
+  return {
+    rps: add((p) => p.rps),
+    p50: ms(weighted((p) => p.p50))!,
+    p90: ms(weighted((p) => p.p90))!,
+    p99: highest((p) => p.p99)!,
+    mean: ms(weighted((p) => p.mean))!,
+    max: highest((p) => p.max)!,
+    errors: add((p) => p.errors),
+    n,
+    total: add((p) => p.total),
+    seconds: Math.max(...parts.map((p) => p.seconds)),
+    driverCpu: add((p) => p.driverCpu),
+    statuses: counts((p) => p.statuses) ?? {},
+    errorSamples: parts.flatMap((p) => p.errorSamples),
+    headerCounts: counts((p) => p.headerCounts),
+    ...(ttfb
+      ? { ttfb_p50: ms(weighted((p) => p.ttfb_p50)), ttfb_p90: ms(weighted((p) => p.ttfb_p90)), ttfb_p99: highest((p) => p.ttfb_p99), ttfb_mean: ms(weighted((p) => p.ttfb_mean)) }
+      : {}),
+  };
+}
+
+/**
+ * A load run against every replica at once, `connections` split between them, with what the
+ * replicas and the engines spent meanwhile. Log records dropped (`GET /health`) and anything a
+ * replica writes to stderr meanwhile (a gateway warns there when Redis or PostgreSQL fails or times
+ * out, and then bypasses it: fewer round trips, a faster row) count as errors: the row would not
+ * measure what its name says.
+ */
+async function runSharedLoad(t: Target, r: Running, connections: number) {
+  const replicas = r.replicas!;
+  const cpu0 = replicas.map((x) => cpuSeconds(x.pid));
+  const js0 = replicas.map((x) => cpuSeconds(x.pid, true));
+  const err0 = replicas.map((x) => x.stderr?.().lines ?? 0);
+  const [h0, e0] = await Promise.all([Promise.all(replicas.map(replicaHealth)), r.engines!.sample()]);
+  const shares = splitConnections(connections, replicas.length);
+  // Each driver numbers its unique bodies from the clock, so two started together would send the same
+  // bodies: a replica's digit in front of the number keeps them apart (else one replica's misses are
+  // the other's HITs — the shared cache working, but not what the row measures). One byte longer.
+  const body = (i: number) => bodyOf(t).replace("{{n}}", `${i + 1}{{n}}`);
+  const parts = await Promise.all(replicas.map((x, i) => runLoad(t, x, shares[i]!, t.unique ? body(i) : bodyOf(t))));
+  const cpu1 = replicas.map((x) => cpuSeconds(x.pid));
+  const js1 = replicas.map((x) => cpuSeconds(x.pid, true));
+  const [h1, e1] = await Promise.all([Promise.all(replicas.map(replicaHealth)), r.engines!.sample()]);
+  const res = mergeLoads(parts);
+  const dropped = h1.reduce((a, h, i) => a + h.dropped - h0[i]!.dropped, 0);
+  if (dropped !== 0) {
+    res.errors += Number.isFinite(dropped) ? dropped : 1;
+    res.errorSamples.push(`replicas' GET /health: ${dropped} log records dropped; faults open: ${[...new Set(h1.flatMap((h) => h.components))].join(", ") || "none"}`);
+  }
+  for (const [i, x] of replicas.entries()) {
+    const err = x.stderr?.();
+    if (!err || err.lines === err0[i]) continue;
+    res.errors += err.lines - err0[i]!;
+    res.errorSamples.push(`replica ${i + 1} wrote ${err.lines - err0[i]!} stderr lines, the last: ${err.tail.join(" | ").slice(0, 400)}`);
+  }
+  const perReq = (d: number, total: number) => (total > 0 ? (d * 1e6) / total : NaN);
+  const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+  const replicaRows: ReplicaRow[] = parts.map((p, i) => ({
+    connections: shares[i]!,
+    rps: p.rps,
+    p50: p.p50,
+    p99: p.p99,
+    total: p.total,
+    serverUsPerReq: perReq(cpu1[i]! - cpu0[i]!, p.total),
+    mainThreadUsPerReq: perReq(js1[i]! - js0[i]!, p.total),
+    logsWritten: h1[i]!.written - h0[i]!.written,
+  }));
+  return {
+    res,
+    serverUsPerReq: perReq(sum(cpu1) - sum(cpu0), res.total),
+    mainThreadUsPerReq: perReq(sum(js1) - sum(js0), res.total),
+    replicas: replicaRows,
+    perReplicaRps: res.rps / replicas.length,
+    engines: engineCost(e0, e1, res.total),
+  };
+}
+
+/** Requests sent one at a time under `MONITOR` before the load (after as many untraced ones). */
+const TRACED_REQUESTS = 20;
+
+/**
+ * Redis round trips per request, counted exactly: TRACED_REQUESTS requests one after the other,
+ * alternating between the replicas, under Redis `MONITOR` (commandstats cannot tell a command sent
+ * by a client from one run inside a script). Each body is new, as under the load.
+ */
+async function traceRoundTrips(t: Target, r: Running): Promise<{ requests: number; sent: Record<string, number>; inScripts: Record<string, number> }> {
+  const replicas = r.replicas ?? [r];
+  const headers: Record<string, string> = { "content-type": "application/json", ...t.headers };
+  for (const h of HEADERS) headers[h.slice(0, h.indexOf(":"))] = h.slice(h.indexOf(":") + 1).trim();
+  let i = 0;
+  const one = async () => {
+    const at = replicas[i % replicas.length]!;
+    const res = await fetch(at.url + t.path, { method: "POST", headers, body: bodyOf(t).replaceAll("{{n}}", `trace-${Date.now()}-${i++}`), signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`a traced request answered HTTP ${res.status}`);
+  };
+  for (let k = 0; k < TRACED_REQUESTS; k++) await one(); // scripts loaded, connections warm
+  const trace = await r.engines!.traceRedis(async () => {
+    for (let k = 0; k < TRACED_REQUESTS; k++) await one();
+  });
+  const per = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v / TRACED_REQUESTS]));
+  return { requests: TRACED_REQUESTS, sent: per(trace.sent), inScripts: per(trace.inScripts) };
 }
 
 /**
@@ -591,6 +878,69 @@ function streamTable(rows: Row[]): string {
   return grid(head, body);
 }
 
+/** Redis round trips per request of one target, counted under MONITOR before its load (traceRoundTrips). */
+type Trace = Awaited<ReturnType<typeof traceRoundTrips>>;
+
+/**
+ * The replicated rows next to their single-process rows (same connections, median rounds): req/s in
+ * all and per replica, and where the CPU of a request goes — the gateway processes' (all threads, and
+ * the JavaScript thread alone), PostgreSQL's and Redis' (every process of each, from /proc) — with
+ * the round trips to Redis and the rows per PostgreSQL transaction.
+ */
+function sharedTable(rows: Row[], traces: Map<string, Trace>): string {
+  const head = [
+    "target", "conns", "req/s", "per replica", "replicas", "× single", "srv µs/req", "js µs/req", "pg µs/req", "redis µs/req",
+    "total µs/req", "js × single", "redis rt/req", "redis cmds/req", "log rows/tx",
+  ];
+  const body: string[][] = [];
+  const singleOf = (r: Row) => rows.find((x) => x.connections === r.connections && x.target === TARGETS.find((t) => t.name === r.target)?.singleProcess);
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, v) => a + v, 0);
+  const listed = new Set<Row>();
+  for (const r of rows.filter((x) => x.replicas)) {
+    const single = singleOf(r);
+    for (const x of single ? [single, r] : [r]) {
+      if (listed.has(x)) continue;
+      listed.add(x);
+      const e = x.engines;
+      const trace = traces.get(x.target);
+      const perReplica = x.perReplicaRps ?? x.rps;
+      body.push([
+        x.target,
+        String(x.connections),
+        x.rps.toFixed(0),
+        perReplica.toFixed(0),
+        x.replicas ? x.replicas.map((y) => `${y.rps.toFixed(0)}@${y.connections}`).join(" + ") : "1 process",
+        single ? fmt(perReplica / single.rps, 3) : "-",
+        fmt(x.serverUsPerReq, 1),
+        fmt(x.mainThreadUsPerReq, 1),
+        e ? fmt(e.postgresUsPerReq, 1) : "-",
+        e ? fmt(e.redisUsPerReq, 1) : "-",
+        fmt(x.serverUsPerReq + (e ? e.postgresUsPerReq + e.redisUsPerReq : 0), 1),
+        single ? fmt(single.mainThreadUsPerReq / x.mainThreadUsPerReq, 3) : "-",
+        trace ? fmt(sum(trace.sent), 2) : "-",
+        e ? fmt(e.redisCommandsPerReq, 2) : "-",
+        e ? fmt(e.logRowsPerCommit, 1) : "-",
+      ]);
+    }
+  }
+  const list = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(", ") || "none";
+  const notes = [
+    ...[...traces].map(([name, x]) => `redis round trips of ${name} (MONITOR, ${x.requests} requests one at a time): ${list(x.sent)}; inside scripts: ${list(x.inScripts)}`),
+    ...rows.filter((x) => x.engines).map((x) => `redis commands of ${x.target} c=${x.connections} under the load (commandstats): ${list(x.engines!.redisCommands)}; Redis' own execution ${fmt(x.engines!.redisExecUsPerReq, 1)} µs/req`),
+  ];
+  return [
+    grid(head, body),
+    ...notes,
+    "per replica = req/s ÷ replicas (the goal's figure), × single = that ÷ the single process's req/s; srv µs/req = the gateway",
+    "processes' CPU per request (all threads), js µs/req = their JavaScript thread's alone, the one that caps a process's req/s;",
+    "pg / redis µs/req = every PostgreSQL / Redis process's CPU per request; total = srv + pg + redis. js × single = the single",
+    "process's js µs/req ÷ the replicas': the per-replica req/s, relative to the single process's, if every JavaScript thread had",
+    "a core of its own — the reading that does not depend on this machine's 2 cores being shared by everything. redis rt/req =",
+    "commands the gateway sends (round trips), redis cmds/req = commands Redis runs, scripts' own calls included. log rows/tx =",
+    "rows per PostgreSQL transaction (its counters are published once a second: they lag the load by up to that).",
+  ].join("\n");
+}
+
 /** Performance targets from the issues, checked against the rows shown (median rounds). */
 interface Goal {
   target: string;
@@ -631,6 +981,11 @@ const GOALS: Goal[] = [
   {
     target: "gateway-ws", connections: 32, what: "req/s over 1 WebSocket × 32 in flight ≥ HTTP with 32 connections", against: "gateway",
     value: (r, g) => r.rps / g.rps, pass: (x) => x >= 1, show: (x) => `${x.toFixed(3)} × HTTP`,
+  },
+  {
+    target: "gateway-shared", connections: 32, against: "gateway-sqlite-same",
+    what: `per-replica req/s (${REPLICAS} replicas, Redis counters and cache, PostgreSQL logs) ≥ 0.70 × one process on SQLite`,
+    value: (r, s) => (r.perReplicaRps ?? NaN) / s.rps, pass: (x) => x >= 0.7, show: (x) => `${x.toFixed(3)} × single`,
   },
 ];
 
@@ -683,7 +1038,8 @@ const compare = (r: Row, base: Row | undefined): Comparison | undefined =>
 async function main(): Promise<number> {
   const explicit = args.targets !== undefined;
   const named = explicit ? args.targets!.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_TARGETS;
-  const names = args.peers ? [...named, ...PEER_TARGETS.filter((p) => !named.includes(p))] : named;
+  const added = [...(args.peers ? PEER_TARGETS : []), ...(args.shared ? SHARED_TARGETS : [])];
+  const names = [...named, ...added.filter((p) => !named.includes(p))];
   const targets: Target[] = [];
   /** Peers that could not run: printed under the table, no change to the exit code. */
   const unavailable = new Map<string, string>();
@@ -720,6 +1076,8 @@ async function main(): Promise<number> {
 
   const upstream = await spawnServer("upstream", [BUN, join(HERE, "upstream.ts"), "--delay", String(delay)]);
   const running = new Map<string, Running>();
+  /** Redis round trips per request of the targets on Redis, traced before the load. */
+  const traces = new Map<string, Trace>();
   const all: Row[] = [];
   let failed = false;
   try {
@@ -730,7 +1088,10 @@ async function main(): Promise<number> {
         running.set(t.name, r);
       } catch (e) {
         const msg = (e as Error).message;
-        if (t.peer) {
+        if (e instanceof EnginesUnavailable) {
+          console.error(`bench: ${t.name} unavailable: ${msg}`);
+          unavailable.set(t.name, msg);
+        } else if (t.peer) {
           console.error(`bench: ${t.name} unavailable: ${msg}`);
           // One line under the table: the first of the message and the child's last error line.
           const lines = msg.split("\n").map((l) => l.trim());
@@ -741,6 +1102,17 @@ async function main(): Promise<number> {
           failed = true;
         }
         continue;
+      }
+      if (r.engines) {
+        try {
+          traces.set(t.name, await traceRoundTrips(t, r));
+        } catch (e) {
+          console.error(`bench: ${t.name}: ${(e as Error).message}`);
+          failed = true;
+          running.delete(t.name);
+          await r.stop();
+          continue;
+        }
       }
       if (!t.stream && !t.peer) continue;
       const wrong = await probe(t, r);
@@ -761,8 +1133,10 @@ async function main(): Promise<number> {
           const r = running.get(t.name);
           if (!r) continue;
           const s0 = cpuSeconds(r.pid);
+          const m0 = cpuSeconds(r.pid, true);
           const u0 = cpuSeconds(upstream.pid);
-          const res = await runLoad(t, r, connections);
+          const shared = r.replicas ? await runSharedLoad(t, r, connections) : null;
+          const res = shared?.res ?? (await runLoad(t, r, connections));
           if (t.expectHeader) {
             // Every measured 2xx answer must say what the target is about (e.g. all HITs).
             const want = t.expectHeader.value.toLowerCase();
@@ -778,11 +1152,18 @@ async function main(): Promise<number> {
             }
           }
           const s1 = cpuSeconds(r.pid);
+          const m1 = cpuSeconds(r.pid, true);
           const u1 = cpuSeconds(upstream.pid);
           const per = (d: number) => (res.total > 0 ? (d * 1e6) / res.total : NaN);
-          all.push({ ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), upstreamUsPerReq: per(u1 - u0) });
+          all.push({
+            ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), mainThreadUsPerReq: per(m1 - m0), upstreamUsPerReq: per(u1 - u0),
+            ...(shared
+              ? { serverUsPerReq: shared.serverUsPerReq, mainThreadUsPerReq: shared.mainThreadUsPerReq, replicas: shared.replicas, perReplicaRps: shared.perReplicaRps, engines: shared.engines }
+              : {}),
+          });
           process.stderr.write(
-            `  ${t.name} c=${connections} round ${round}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms` +
+            `  ${t.name} c=${connections} round ${round}: ${res.rps.toFixed(0)} req/s` +
+              `${shared ? ` (${shared.replicas.map((x) => x.rps.toFixed(0)).join(" + ")})` : ""}, p50 ${res.p50} ms` +
               `${res.ttfb_p50 !== undefined ? `, ttfb p50 ${res.ttfb_p50} ms` : ""}, errors ${res.errors}\n`,
           );
           if (res.errors) {
@@ -811,6 +1192,12 @@ async function main(): Promise<number> {
     r.vsUpstream = compare(r, same("upstream"));
   }
   console.log("\n" + table(shown));
+  if (shown.some((r) => r.replicas)) {
+    console.log(
+      "\nshared storage (replicas started from one config on PostgreSQL and/or Redis, the connections split between them;" +
+        " vs one process on SQLite):\n" + sharedTable(shown, traces),
+    );
+  }
   const timed = shown.filter((r) => r.ttfb_p50 !== undefined);
   if (timed.length) {
     console.log(
@@ -837,11 +1224,13 @@ async function main(): Promise<number> {
         targets: targets.map((t) => ({
           name: t.name, path: t.path, headers: { ...t.headers, ...running.get(t.name)?.headers }, unique: !!t.unique,
           expectHeader: t.expectHeader, stream: !!t.stream, ttfb: timesTtfb(t), baseline: t.baseline ?? "bare", peer: !!t.peer,
+          replicas: running.get(t.name)?.replicas?.length ?? 1, singleProcess: t.singleProcess,
         })),
-        connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, peers: args.peers, client: args.client,
+        connections: connectionsList, duration, warmup, rounds, delay, stream: args.stream, peers: args.peers, shared: args.shared, client: args.client,
         body: BODY, uniqueBody: UNIQUE_BODY, streamBody: STREAM_BODY, streamEvents: STREAM_EVENTS, headers: HEADERS,
       },
       unavailable: Object.fromEntries(unavailable),
+      redisRoundTrips: Object.fromEntries(traces),
       results: shown,
       goals: goals.map(({ line: _, ...g }) => g),
       rounds: all,
