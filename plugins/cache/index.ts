@@ -124,9 +124,14 @@ export function cache(options: CacheOptions = {}) {
       const key = cacheKey(ctx, policy.customKey);
       const stored = await read(key);
       if (stored) return replay(ctx, stored);
-      const waiting = await flights.follow(key, read);
-      if (waiting) return follow(ctx, next, key, policy, waiting.landed);
-      const similar = policy.customKey === null ? await semantic.lookup(ctx) : null;
+      // With a semantic cache, a request that would only follow a leader must not pay an embedding
+      // first; without one, `join` alone answers the same (one store call: a Redis round trip saved).
+      const semanticOn = policy.customKey === null && ctx.gateway.raw.cache?.semantic !== undefined;
+      if (semanticOn) {
+        const waiting = await flights.follow(key, read);
+        if (waiting) return follow(ctx, next, key, policy, waiting.landed);
+      }
+      const similar = semanticOn ? await semantic.lookup(ctx) : null;
       if (similar?.hit) {
         ctx.responseHeaders.set("cf-aig-cache-similarity", similarityHeader(similar.similarity));
         return replay(ctx, similar.hit);

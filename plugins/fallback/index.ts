@@ -129,7 +129,9 @@ export function fallback(options: FallbackOptions = {}) {
             outcome = error;
           }
           if (outcome instanceof Response && !isFailedAnswer(outcome.status, statuses)) {
-            await success(target);
+            // Only a half-open breaker's probe changes state on success; for a closed breaker it would
+            // only tidy failures that age out anyway (a store call, a Redis round trip, saved).
+            if (permit.allowed && permit.probe) await success(target);
             served.set(ctx, target);
             return outcome;
           }
