@@ -41,6 +41,34 @@ describe.skipIf(!engine)("RedisBreakerStore across replicas", () => {
   });
 });
 
+describe.skipIf(!engine)("RedisBreakerStore remembers a clean 'closed' for closedForMs", () => {
+  test("a breaker another replica opens is obeyed once the remembered answer is older than closedForMs; a local failure forgets it at once", async () => {
+    await using a = await connect();
+    await using b = await connect();
+    const ns = namespace();
+    const opener = new RedisBreakerStore(a, { namespace: ns });
+    const remembering = new RedisBreakerStore(b, { namespace: ns, closedForMs: 100 });
+    const asking = new RedisBreakerStore(b, { namespace: ns, closedForMs: 0 });
+    expect(await remembering.allow(target, settings, T)).toEqual({ allowed: true, probe: false });
+    expect(await asking.allow(target, settings, T)).toEqual({ allowed: true, probe: false });
+
+    await opener.failure(target, settings, T + 1);
+    await opener.failure(target, settings, T + 2);
+
+    // Within 100 ms of its clean answer the remembering store does not ask; the other one does.
+    expect(await remembering.allow(target, settings, T + 50)).toEqual({ allowed: true, probe: false });
+    expect(await asking.allow(target, settings, T + 50)).toEqual({ allowed: false, retryAt: T + 30_002 });
+    expect(await remembering.allow(target, settings, T + 100)).toEqual({ allowed: false, retryAt: T + 30_002 });
+
+    // A failure seen by this replica itself is never hidden behind a remembered answer.
+    const other = { ...target, model: "gpt-4o-mini" };
+    expect(await remembering.allow(other, settings, T)).toEqual({ allowed: true, probe: false });
+    await remembering.failure(other, settings, T + 1);
+    await opener.failure(other, settings, T + 2);
+    expect(await remembering.allow(other, settings, T + 3)).toEqual({ allowed: false, retryAt: T + 30_002 });
+  });
+});
+
 describe.skipIf(!engine)("RedisBreakerStore when Redis is away", () => {
   test("every call is allowed and no outcome recorded, within the timeout; list fails rather than claim all closed; the same store works after start", async () => {
     await using connection = await connect();

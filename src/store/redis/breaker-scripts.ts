@@ -31,10 +31,12 @@ local function open(key, cd)
 end
 `;
 
-/** Returns `{1, probe (1/0)}` when the call may go, `{0, retryAt}` when not; takes a half-open breaker's one probe. */
+/** Returns `{1, probe (1/0), clean (1: no state at all)}` when the call may go, `{0, retryAt}` when not; takes a half-open breaker's one probe. */
 export const ALLOW = `${COMMON}
 local h = redis.call('HMGET', KEYS[1], 'st', 'ra', 'cd')
-if not h[1] or h[1] == 'closed' then return {1, 0} end
+-- The third value says "no breaker state at all": the caller may trust that for a moment.
+if not h[1] then return {1, 0, 1} end
+if h[1] == 'closed' then return {1, 0, 0} end
 if now < tonumber(h[2]) then return {0, h[2]} end
 redis.call('HSET', KEYS[1], 'st', 'half-open', 'ra', fmt(now + tonumber(h[3])))
 expire(KEYS[1])

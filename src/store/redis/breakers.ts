@@ -7,7 +7,16 @@ import { DEFAULT_NAMESPACE, globEscape, scanKeys } from "./keys.ts";
 export interface RedisBreakerOptions {
   /** Prefix of every key. @default "sb:" */
   namespace?: string;
+  /**
+   * How long an answer "closed, no failures" is trusted without asking Redis again, in ms: the common
+   * request then costs no round trip, and a breaker another replica opens is seen this much later
+   * (a failure here forgets the answer at once). 0 asks every time. @default 100
+   */
+  closedForMs?: number;
 }
+
+/** Targets remembered as closed, at most; past it the memory starts over. */
+const MAX_REMEMBERED = 10_000;
 
 /**
  * Circuit breakers shared by every replica on one Redis: what one replica learns about a failing
@@ -27,16 +36,27 @@ export interface RedisBreakerOptions {
 export class RedisBreakerStore implements BreakerStore {
   readonly #redis: RedisConnection;
   readonly #prefix: string;
+  readonly #closedForMs: number;
+  /** Store key → until when (the caller's clock) it is known closed with no failures. */
+  readonly #closedUntil = new Map<string, number>();
 
   constructor(redis: RedisConnection, options: RedisBreakerOptions = {}) {
     this.#redis = redis;
     this.#prefix = `${options.namespace ?? DEFAULT_NAMESPACE}breaker:`;
+    this.#closedForMs = options.closedForMs ?? 100;
   }
 
   async allow(target: BreakerTarget, _settings: BreakerSettings, now: number): Promise<BreakerPermit> {
+    const key = breakerKey(target);
+    const until = this.#closedUntil.get(key);
+    if (until !== undefined && now < until && now >= until - this.#closedForMs) return { allowed: true, probe: false };
     const reply = await this.#run(ALLOW, target, [now]);
     if (reply === null) return { allowed: true, probe: false };
-    const [allowed, value] = reply.map(Number);
+    const [allowed, value, clean] = reply.map(Number);
+    if (allowed === 1 && clean === 1 && this.#closedForMs > 0) {
+      if (this.#closedUntil.size >= MAX_REMEMBERED) this.#closedUntil.clear();
+      this.#closedUntil.set(key, now + this.#closedForMs);
+    } else this.#closedUntil.delete(key);
     return allowed === 1 ? { allowed: true, probe: value === 1 } : { allowed: false, retryAt: value };
   }
 
@@ -45,6 +65,7 @@ export class RedisBreakerStore implements BreakerStore {
   }
 
   async failure(target: BreakerTarget, settings: BreakerSettings, now: number): Promise<void> {
+    this.#closedUntil.delete(breakerKey(target));
     await this.#run(FAILURE, target, [now, settings.failures, settings.windowMs, settings.cooldownMs]);
   }
 
