@@ -219,7 +219,9 @@ describe("group_by=metadata.<key> over the metadata rollup", () => {
     await before.close();
     const db = openDatabase(path);
     migrate(db, "log_metadata", LOG_METADATA_MIGRATIONS);
-    expect(db.query<{ n: number }, []>("SELECT SUM(requests) AS n FROM log_metadata_hours").get()!.n).toBe(6);
+    expect(db.query<{ n: number }, []>("SELECT SUM(requests) AS n FROM log_metadata_hours WHERE substr(key, 1, 1) <> char(1)").get()!.n).toBe(6);
+    // Provider and model are folded too, under their reserved keys: every log has a provider.
+    expect(db.query<{ n: number }, []>("SELECT SUM(requests) AS n FROM log_metadata_hours WHERE key = char(1) || 'provider'").get()!.n).toBe(6);
     const groups = logAnalytics(db, G, { startMs: T0, endMs: T0 + 3 * HOUR, bucket: "hour", groupBy: "metadata.team" }).groups;
     expect(groups?.map((g) => [g.key, g.requests])).toEqual([["search", 4], ["infra", 2]]);
     db.close();
@@ -268,5 +270,52 @@ describe("group_by=metadata.<key> over the metadata rollup", () => {
     await s.fold();
     expect(s.unfolded()).toBe(0);
     for (const [from, to] of ranges) expect(await s.groups("user", from, to)).toEqual(reference(s.logs, "user", from, to));
+  });
+
+  test("provider and model groups from the rollup equal a GROUP BY of the logs, through appends, folds, patches, deletes and prunes", async () => {
+    using dir = tempDir();
+    await using s = await rollupStore(dir);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+    const byColumn = (column: "provider" | "model", from: number, to: number) => {
+      const rows = s.db
+        .query<{ key: string | null; requests: number; errors: number; tokens_in: number; tokens_out: number; cost: number }, [string, number, number]>(
+          `SELECT ${column} AS key, COUNT(*) AS requests, SUM(success = 0) AS errors, COALESCE(SUM(tokens_in), 0) AS tokens_in,
+           COALESCE(SUM(tokens_out), 0) AS tokens_out, TOTAL(CASE WHEN cached = 1 THEN 0 ELSE cost END) AS cost
+           FROM logs WHERE gateway_id = ? AND created_at >= ? AND created_at < ? GROUP BY 1`,
+        )
+        .all(G, from, to);
+      return rows.sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
+    };
+    const analytics = async (column: "provider" | "model", from: number, to: number) =>
+      (await s.store.analytics(G, { startMs: from, endMs: to, bucket: "hour", groupBy: column })).groups;
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 40; i++) {
+        const failed = random() < 0.2;
+        s.append({
+          createdAt: T0 + Math.floor(random() * 4 * HOUR),
+          provider: pick(["openai", "anthropic", "groq"]),
+          model: pick(["gpt-4o", "claude-sonnet-4-5", "llama", null]),
+          success: !failed,
+          cached: !failed && random() < 0.2,
+          usage: failed ? usage(null, null) : usage(Math.floor(random() * 100), Math.floor(random() * 50)),
+          cost: failed ? null : cost(Math.floor(random() * 64)),
+        });
+      }
+      if (round % 2 === 0) await s.fold();
+      await s.store.patch(G, pick([...s.logs.keys()]), { metadata: { team: "moved" } });
+      const doomed = [...s.logs.keys()].filter(() => random() < 0.05);
+      await s.store.delete(G, [{ key: "id", operator: "eq", value: doomed }]);
+      for (const id of doomed) s.logs.delete(id);
+      if (round === 2) await s.store.prune(G, { maxRows: 80 });
+      await s.store.flush();
+      for (const [from, to] of ranges) {
+        for (const column of ["provider", "model"] as const) {
+          const expected = byColumn(column, from, to).map((g) => ({ ...g, cost: Math.round(g.cost * 1e10) / 1e10 }));
+          expect({ column, from, to, groups: await analytics(column, from, to) }).toEqual({ column, from, to, groups: expected });
+        }
+      }
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { Analytics, AnalyticsBucket, AnalyticsCounters, AnalyticsGroup, AnalyticsQuery } from "../types.ts";
-import { metadataGroups, type GroupSums } from "./log-metadata-groups.ts";
+import { dimensionGroups, metadataGroups, type GroupSums } from "./log-metadata-groups.ts";
 
 export const BUCKET_MS: Record<AnalyticsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
@@ -74,11 +74,11 @@ const round = (usd: number) => Math.round(usd * 1e10) / 1e10 + 0;
  * `GROUP BY` would sort every row of the range first (about 3× slower over a million rows).
  * Percentiles are exact: each bucket's durations are read (same index) into a typed array and sorted,
  * and the totals' come from a counting array over all of them; nothing sorts strings or objects in JS.
- * With `groupBy` provider or model, a `GROUP BY` per slice of at most an hour replaces the bucket query
- * (its groups sum to the bucket), merged in JS: many small sorts are cheaper than one over the range;
- * both columns are in the index. A metadata key is grouped once over the whole range from the hourly
- * rollup (log-metadata-groups.ts), next to the plain bucket queries; its `null` group is the range's
- * totals minus the keyed groups. Everything is read in one transaction, so the series, the totals and
+ * Groups — provider, model or a metadata key — come once over the whole range from the hourly rollup
+ * (log-metadata.ts, log-metadata-groups.ts), next to the plain bucket queries: whole hours from it, the
+ * ragged ends from the logs; the `null` group (no model, no such metadata key) is the range's totals
+ * minus the keyed groups. (Before the rollup held provider and model, a `GROUP BY` per hour of logs
+ * took ~240 ms over 700,000 rows.) Everything is read in one transaction, so the series, the totals and
  * the groups agree even while the log writer commits.
  */
 export function logAnalytics(db: Database, gatewayId: string, query: AnalyticsQuery): Analytics {
@@ -93,11 +93,10 @@ function analyticsOf(db: Database, gatewayId: string, query: AnalyticsQuery): An
   const totals: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
   const series: Analytics["series"] = [];
   const metadataKey = query.groupBy?.startsWith("metadata.") ? query.groupBy.slice("metadata.".length) : null;
-  const grouped = query.groupBy === "provider" || query.groupBy === "model" ? new Groups(db, gatewayId, query.groupBy) : null;
   for (let bucketStart = Math.floor(query.startMs / size) * size; bucketStart < query.endMs; bucketStart += size) {
     const from = Math.max(bucketStart, query.startMs);
     const to = Math.min(bucketStart + size, query.endMs);
-    const row = grouped ? grouped.sums(from, to) : sums.get(gatewayId, from, to)!;
+    const row = sums.get(gatewayId, from, to)!;
     let p: [number | null, number | null, number | null] = [null, null, null];
     if (row.requests > 0) {
       const rows = durationsOf.values(gatewayId, from, to);
@@ -120,12 +119,14 @@ function analyticsOf(db: Database, gatewayId: string, query: AnalyticsQuery): An
     totals: { ...totals, cost: round(totals.cost), p50_ms: p50, p95_ms: p95, p99_ms: p99 },
     series,
   };
-  if (grouped) result.groups = grouped.result();
+  if (query.groupBy === "provider" || query.groupBy === "model") {
+    result.groups = withNullGroup(dimensionGroups(db, gatewayId, query.groupBy, query.startMs, query.endMs), totals);
+  }
   if (metadataKey !== null) result.groups = withNullGroup(metadataGroups(db, gatewayId, metadataKey, query.startMs, query.endMs), totals);
   return result;
 }
 
-/** The metadata groups plus, for the logs without the key, a `null` group: what the totals leave. */
+/** The groups plus, for the logs without the key (no such metadata, no model), a `null` group: what the totals leave. */
 function withNullGroup(groups: Map<string | number | null, GroupSums>, totals: Sums): AnalyticsGroup[] {
   const rest: GroupSums = { requests: totals.requests, errors: totals.errors, tokens_in: totals.tokens_in, tokens_out: totals.tokens_out, cost: totals.cost };
   for (const group of groups.values()) for (const field of ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const) rest[field] -= group[field];
@@ -138,47 +139,4 @@ function sortedGroups(groups: Map<string | number | null, GroupSums>): Analytics
   return [...groups]
     .map(([key, g]) => ({ key: key === null ? null : String(key), ...g, cost: round(g.cost) }))
     .sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
-}
-
-/** Groups are summed per slice of at most an hour: sorting many small slices beats one sort of the range. */
-const GROUP_SLICE_MS = 3_600_000;
-
-/**
- * `GROUP BY provider | model`, run per slice of the range and merged here. These queries also give each
- * bucket's sums (the sum of its groups), so the range is read once.
- */
-class Groups {
-  private readonly statement;
-  private readonly byKey = new Map<string | null, GroupSums>();
-
-  constructor(
-    db: Database,
-    private readonly gatewayId: string,
-    column: "provider" | "model",
-  ) {
-    this.statement = db.query<GroupSums & { key: string | null; cached: number }, SQLQueryBindings[]>(
-      `SELECT ${column} AS key, ${SUMS}, COALESCE(SUM(cached), 0) AS cached FROM logs WHERE ${RANGE} GROUP BY 1`,
-    );
-  }
-
-  /** Adds `[from, to)` to the groups; returns its sums. */
-  sums(from: number, to: number): Sums {
-    const total: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
-    for (let sliceStart = from; sliceStart < to; sliceStart += GROUP_SLICE_MS) {
-      for (const { key, cached, ...row } of this.statement.all(this.gatewayId, sliceStart, Math.min(to, sliceStart + GROUP_SLICE_MS))) {
-        total.cached += cached;
-        let group = this.byKey.get(key);
-        if (!group) this.byKey.set(key, (group = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0, cost: 0 }));
-        for (const field of ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const) {
-          group[field] += row[field];
-          total[field] += row[field];
-        }
-      }
-    }
-    return total;
-  }
-
-  result(): AnalyticsGroup[] {
-    return sortedGroups(this.byKey);
-  }
 }

@@ -1,6 +1,6 @@
 import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { AnalyticsGroup } from "../types.ts";
-import { metadataObject, ROLLUP_HOUR_MS } from "./log-metadata.ts";
+import { DIMENSION_KEYS, metadataObject, ROLLUP_HOUR_MS, type Dimension } from "./log-metadata.ts";
 
 /** A group's counters before rounding; `key` as SQLite gives it (text, integer or real). */
 export type GroupSums = Omit<AnalyticsGroup, "key">;
@@ -33,6 +33,42 @@ const UNFOLDED_SQL = `SELECT m.value AS key, ${SUMS} FROM logs AS l NOT INDEXED,
  * (its migration not applied) the whole range is read that way.
  */
 export function metadataGroups(db: Database, gatewayId: string, key: string, startMs: number, endMs: number): Map<string | number | null, GroupSums> {
+  const logs = db.query<Row, SQLQueryBindings[]>(LOGS_SQL);
+  const unfolded = db.query<Row, SQLQueryBindings[]>(UNFOLDED_SQL);
+  return rolledUp(db, gatewayId, key, startMs, endMs, {
+    logs: (from, to) => logs.all(gatewayId, from, to, key),
+    unfolded: (folded, from, to) => unfolded.all(folded, gatewayId, from, to, key),
+  });
+}
+
+/**
+ * The groups of logs of `gatewayId` in `[startMs, endMs)` by provider or model, the same way: whole hours
+ * from the rollup's reserved key, the ragged ends and unfolded logs from `logs`. Logs without a model are
+ * not in the map (the caller's `null` group is what the totals leave).
+ */
+export function dimensionGroups(db: Database, gatewayId: string, dimension: Dimension, startMs: number, endMs: number): Map<string | number | null, GroupSums> {
+  const column = dimension === "provider" ? "l.provider" : "l.model";
+  const logs = db.query<Row, SQLQueryBindings[]>(
+    `SELECT ${column} AS key, ${SUMS} FROM logs AS l WHERE l.gateway_id = ? AND l.created_at >= ? AND l.created_at < ? AND ${column} IS NOT NULL GROUP BY 1`,
+  );
+  const unfolded = db.query<Row, SQLQueryBindings[]>(
+    `SELECT ${column} AS key, ${SUMS} FROM logs AS l NOT INDEXED WHERE l.rowid > ? AND l.gateway_id = ? AND l.created_at >= ? AND l.created_at < ? AND ${column} IS NOT NULL GROUP BY 1`,
+  );
+  // Files migrated before provider and model joined the rollup (version 2) are read from the logs alone.
+  const version = db.query<{ version: number }, []>("SELECT version FROM schema_versions WHERE concern = 'log_metadata'").get()?.version ?? 0;
+  return rolledUp(db, gatewayId, version >= 2 ? DIMENSION_KEYS[dimension] : null, startMs, endMs, {
+    logs: (from, to) => logs.all(gatewayId, from, to),
+    unfolded: (folded, from, to) => unfolded.all(folded, gatewayId, from, to),
+  });
+}
+
+/** How to read one grouping from the logs themselves: a stretch, and the logs above the folded mark in a stretch. */
+interface FromLogs {
+  logs(from: number, to: number): Row[];
+  unfolded(folded: number, from: number, to: number): Row[];
+}
+
+function rolledUp(db: Database, gatewayId: string, rollupKey: string | null, startMs: number, endMs: number, read: FromLogs): Map<string | number | null, GroupSums> {
   const groups = new Map<string | number | null, GroupSums>();
   const add = (rows: Row[]) => {
     for (const { key: value, ...row } of rows) {
@@ -41,24 +77,23 @@ export function metadataGroups(db: Database, gatewayId: string, key: string, sta
       else for (const field of ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const) group[field] += row[field];
     }
   };
-  const logs = db.query<Row, SQLQueryBindings[]>(LOGS_SQL);
-  // Hour by hour, like the provider and model groups: many small sorts are cheaper than one over the range.
+  // Hour by hour: many small sorts are cheaper than one over the range.
   const fromLogs = (from: number, to: number) => {
     while (from < to) {
       const sliceEnd = Math.min(to, (Math.floor(from / ROLLUP_HOUR_MS) + 1) * ROLLUP_HOUR_MS);
-      add(logs.all(gatewayId, from, sliceEnd, key));
+      add(read.logs(from, sliceEnd));
       from = sliceEnd;
     }
   };
-  const folded = foldedUpTo(db);
+  const folded = rollupKey === null ? null : foldedUpTo(db);
   const firstHour = Math.ceil(startMs / ROLLUP_HOUR_MS);
   const endHour = Math.floor(endMs / ROLLUP_HOUR_MS);
   if (folded === null || firstHour >= endHour) {
     fromLogs(startMs, endMs);
     return groups;
   }
-  add(db.query<Row, SQLQueryBindings[]>(HOURS_SQL).all(gatewayId, key, firstHour, endHour));
-  add(db.query<Row, SQLQueryBindings[]>(UNFOLDED_SQL).all(folded, gatewayId, firstHour * ROLLUP_HOUR_MS, endHour * ROLLUP_HOUR_MS, key));
+  add(db.query<Row, SQLQueryBindings[]>(HOURS_SQL).all(gatewayId, rollupKey!, firstHour, endHour));
+  add(read.unfolded(folded, firstHour * ROLLUP_HOUR_MS, endHour * ROLLUP_HOUR_MS));
   fromLogs(startMs, firstHour * ROLLUP_HOUR_MS);
   fromLogs(endHour * ROLLUP_HOUR_MS, endMs);
   return groups;

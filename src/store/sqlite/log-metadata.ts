@@ -3,7 +3,9 @@ import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 /**
  * The metadata rollup: per gateway, metadata key, hour and value, the counters of the logs carrying
  * that value, so `group_by=metadata.<key>` reads a few rows per hour (log-metadata-groups.ts) instead
- * of parsing the metadata of every log in the range.
+ * of parsing the metadata of every log in the range. Provider and model are in it too, as two reserved
+ * keys (`DIMENSION_KEYS`), so `group_by=provider|model` reads it the same way instead of sorting every
+ * hour of logs (migration 2).
  *
  * How it stays equal to `logs` (measured in docs/benchmarks.md, "Analytics query over 1,000,000 logs"):
  * - **Appends are folded in per batch, not by a trigger.** Any INSERT trigger on `logs`, even one
@@ -30,10 +32,23 @@ export const ROLLUP_HOUR_MS = 3_600_000;
 /** `x` if it is a JSON object, else NULL: `json_each` then yields nothing instead of failing on bad JSON. */
 export const metadataObject = (x: string) => `CASE WHEN json_valid(${x}) THEN CASE json_type(${x}) WHEN 'object' THEN ${x} END END`;
 
+/**
+ * Provider and model are kept in the same rollup as two more keys, so `group_by=provider|model` reads
+ * it too: `\u0001provider` and `\u0001model` (not NUL: SQLite's string functions stop at it).
+ * Metadata keys starting with U+0001 are not folded (the analytics API only groups by keys of
+ * `[A-Za-z0-9_-]`), so the two can never mix with metadata.
+ */
+export const DIMENSION_KEYS = { provider: "\u0001provider", model: "\u0001model" } as const;
+export type Dimension = keyof typeof DIMENSION_KEYS;
+
 const FOLDED = "(SELECT last_rowid FROM log_metadata_folded)";
 const ENTRIES = (row: string) => `json_each(${metadataObject(`${row}.metadata`)}) AS m`;
 const HOUR = (row: string) => `${row}.created_at / ${ROLLUP_HOUR_MS}`;
-const NOT_NULL = "m.type <> 'null'";
+const NOT_NULL = "m.type <> 'null' AND substr(m.key, 1, 1) <> char(1)";
+
+/** The dimension rows of one log (`row`: an alias or OLD/NEW): its provider, and its model when it has one. */
+const DIMENSIONS = (row: string) => `SELECT char(1) || 'provider' AS key, ${row}.provider AS value
+    UNION ALL SELECT char(1) || 'model', ${row}.model WHERE ${row}.model IS NOT NULL`;
 
 /** Adds the logs above the folded mark, then moves the mark. `NOT INDEXED`: a rowid range, whatever the statistics say. */
 const FOLD_SQL = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
@@ -44,6 +59,22 @@ const FOLD_SQL = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, 
   GROUP BY 1, 2, 3, 4
   ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
     tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, cost = cost + excluded.cost`;
+/** Adds the provider and model of the logs `which` selects (by rowid) to the rollup. */
+const foldDimensions = (which: string) => `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
+  SELECT gateway_id, key, hour, value, COUNT(*), SUM(errors), SUM(tokens_in), SUM(tokens_out), TOTAL(cost) FROM (
+    SELECT l.gateway_id, char(1) || 'provider' AS key, ${HOUR("l")} AS hour, l.provider AS value, l.success = 0 AS errors,
+      COALESCE(l.tokens_in, 0) AS tokens_in, COALESCE(l.tokens_out, 0) AS tokens_out, CASE WHEN l.cached = 1 THEN 0 ELSE COALESCE(l.cost, 0) END AS cost
+    FROM logs AS l NOT INDEXED WHERE ${which}
+    UNION ALL
+    SELECT l.gateway_id, char(1) || 'model', ${HOUR("l")}, l.model, l.success = 0, COALESCE(l.tokens_in, 0), COALESCE(l.tokens_out, 0),
+      CASE WHEN l.cached = 1 THEN 0 ELSE COALESCE(l.cost, 0) END
+    FROM logs AS l NOT INDEXED WHERE ${which} AND l.model IS NOT NULL
+  ) WHERE TRUE
+  GROUP BY 1, 2, 3, 4
+  ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+    tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, cost = cost + excluded.cost`;
+/** The provider and model of the logs above the folded mark (run before the mark moves). */
+const FOLD_DIMENSIONS_SQL = foldDimensions(`l.rowid > ${FOLDED}`);
 const MARK_SQL = `UPDATE log_metadata_folded SET last_rowid = (SELECT MAX(rowid) FROM logs) WHERE (SELECT MAX(rowid) FROM logs) > last_rowid`;
 
 /**
@@ -59,6 +90,20 @@ const subtractOld = (condition = "TRUE") => {
     cost = cost - CASE WHEN OLD.cached = 1 THEN 0 ELSE COALESCE(OLD.cost, 0) END
   WHERE ${rows};`;
 };
+
+/** Takes one log's provider and model (`OLD`) out of the rollup if `condition` holds. */
+const subtractOldDimensions = (condition = "TRUE") => `UPDATE log_metadata_hours SET requests = requests - 1, errors = errors - (OLD.success = 0),
+    tokens_in = tokens_in - COALESCE(OLD.tokens_in, 0), tokens_out = tokens_out - COALESCE(OLD.tokens_out, 0),
+    cost = cost - CASE WHEN OLD.cached = 1 THEN 0 ELSE COALESCE(OLD.cost, 0) END
+  WHERE ${condition} AND (gateway_id, key, hour, value) IN (SELECT OLD.gateway_id, d.key, ${HOUR("OLD")}, d.value FROM (${DIMENSIONS("OLD")}) AS d);`;
+
+/** Puts one log's provider and model (`NEW`) into the rollup. */
+const ADD_NEW_DIMENSIONS = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
+  SELECT NEW.gateway_id, d.key, ${HOUR("NEW")}, d.value, 1, NEW.success = 0, COALESCE(NEW.tokens_in, 0), COALESCE(NEW.tokens_out, 0),
+    CASE WHEN NEW.cached = 1 THEN 0 ELSE COALESCE(NEW.cost, 0) END
+  FROM (${DIMENSIONS("NEW")}) AS d WHERE TRUE
+  ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, tokens_in = tokens_in + excluded.tokens_in,
+    tokens_out = tokens_out + excluded.tokens_out, cost = cost + excluded.cost;`;
 
 /** Puts one log (`NEW`) into the rollup. */
 const ADD_NEW = `INSERT INTO log_metadata_hours (gateway_id, key, hour, value, requests, errors, tokens_in, tokens_out, cost)
@@ -103,6 +148,27 @@ export const LOG_METADATA_MIGRATIONS: readonly string[] = [
   END;
   ${FOLD_SQL};
   ${MARK_SQL};`,
+  // 2: provider and model join the rollup (DIMENSION_KEYS): every folded log is in it now, so a delete
+  // or an update of any folded log adjusts it. Metadata keys starting with U+0001 leave it. The logs
+  // already folded get their provider and model; the mark stays (later ones get both at their fold).
+  `DELETE FROM log_metadata_hours WHERE substr(key, 1, 1) = char(1);
+  DROP TRIGGER log_metadata_delete;
+  DROP TRIGGER log_metadata_update;
+  CREATE TRIGGER log_metadata_delete AFTER DELETE ON logs BEGIN
+    ${subtractOld(`OLD.rowid <= ${FOLDED}`)}
+    ${subtractOldDimensions(`OLD.rowid <= ${FOLDED}`)}
+    -- New rowids follow the largest one left: once the top rows are gone, lower the mark so those get folded.
+    UPDATE log_metadata_folded SET last_rowid = (SELECT COALESCE(MAX(rowid), 0) FROM logs)
+    WHERE OLD.rowid >= last_rowid AND last_rowid > (SELECT COALESCE(MAX(rowid), 0) FROM logs);
+  END;
+  CREATE TRIGGER log_metadata_update AFTER UPDATE OF gateway_id, created_at, provider, model, success, cached, tokens_in, tokens_out, cost, metadata ON logs
+  WHEN OLD.rowid <= ${FOLDED} BEGIN
+    ${subtractOld()}
+    ${subtractOldDimensions()}
+    ${ADD_NEW}
+    ${ADD_NEW_DIMENSIONS}
+  END;
+  ${foldDimensions(`l.rowid <= ${FOLDED}`)};`,
 ];
 
 /**
@@ -124,10 +190,12 @@ export class LogMetadataRollup {
   constructor(db: Database) {
     this.deleteIds = db.prepare("DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))");
     const foldRows = db.prepare(FOLD_SQL);
+    const foldDimensionRows = db.prepare(FOLD_DIMENSIONS_SQL);
     const moveMark = db.prepare(MARK_SQL);
     // Its own transaction (a savepoint inside the batch's): a reader never sees rows folded and the mark not moved.
     this.folding = db.transaction(() => {
       foldRows.run();
+      foldDimensionRows.run();
       moveMark.run();
     });
   }
