@@ -32,8 +32,8 @@ const served: ReadonlySet<string> = new Set(PROVIDER_METHODS);
  */
 export function createApp(runtime: Runtime, metrics: RequestMetrics | null = null) {
   const proxy = providerProxy(runtime);
-  const upgrade = webSocketUpgrade(runtime, { universal: universalSession(runtime), realtime: realtimeSession(runtime) });
   const cors = corsPolicy(runtime.handle.config.server.cors, PROVIDER_METHODS);
+  const upgrade = webSocketUpgrade(runtime, { universal: universalSession(runtime), realtime: realtimeSession(runtime) }, cors);
   const toProxy = cors
     ? async (request: Request, server: Server<SocketData>) =>
         cors.preflight(request) ?? cors.decorate(request, await proxy(request, server.requestIP(request)?.address ?? null))

@@ -12,6 +12,8 @@ import type { ResolvedConfig } from "../config/defaults.ts";
  * server: { cors: { origins: ["https://app.example.com"] } }
  */
 export interface CorsPolicy {
+  /** Whether pages on `origin` may call the AI routes. */
+  allows(origin: string): boolean;
   /** The answer to an allowed origin's preflight, or null (not a preflight, or an origin not allowed). */
   preflight(request: Request): Response | null;
   /** Adds the CORS headers to `response` when `request` comes from an allowed origin. */
@@ -26,6 +28,7 @@ export function corsPolicy(settings: ResolvedConfig["server"]["cors"], methods: 
   const allowMethods = methods.join(", ");
   const maxAge = String(settings.maxAge);
   return {
+    allows: (origin) => allowed(origin),
     preflight(request) {
       if (request.method !== "OPTIONS" || !request.headers.has("access-control-request-method")) return null;
       const origin = request.headers.get("origin");
@@ -49,4 +52,22 @@ export function corsPolicy(settings: ResolvedConfig["server"]["cors"], methods: 
       return response;
     },
   };
+}
+
+/**
+ * Whether a browser page on another origin may open a WebSocket to `gateway` (browsers send `Origin`
+ * on an upgrade, and no CORS check guards WebSockets). Yes when the gateway wants a token (the page
+ * must hold one), when `server.cors` allows the origin, or when the origin is the gateway's own host.
+ * Otherwise no: a page must not spend the keys an open gateway holds — on `127.0.0.1` it could reach a
+ * gateway nobody else can.
+ */
+export function webSocketOriginAllowed(request: Request, authenticated: boolean, cors: CorsPolicy | null): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null || authenticated) return true;
+  if (cors?.allows(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.get("host");
+  } catch {
+    return false;
+  }
 }

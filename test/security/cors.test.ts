@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createRequire } from "node:module";
+import type WsWebSocket from "ws";
 import { ErrorCode } from "../../src/pipeline/errors.ts";
 import { expectGatewayError } from "../support/gateway-error.ts";
 import { startTestGateway, type TestGateway } from "../support/gateway.ts";
@@ -13,7 +15,13 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   upstream = await startMockUpstream();
-  gw = await startTestGateway({ upstream: upstream.url, config: { server: { adminToken: "sb-admin-cors", cors: { origins: [APP], maxAge: 120 } } } });
+  gw = await startTestGateway({
+    upstream: upstream.url,
+    config: {
+      server: { adminToken: "sb-admin-cors", cors: { origins: [APP], maxAge: 120 } },
+      gateways: { locked: { authentication: true, tokens: ["sb-cors-token-0123456789abcdef"] } },
+    },
+  });
 });
 afterAll(async () => {
   await gw.stop();
@@ -85,5 +93,38 @@ describe("server.cors", () => {
 
   test("a config with a malformed origin is refused at start-up", async () => {
     await expect(startTestGateway({ config: { server: { cors: { origins: ["app.example.com/path"] } } } })).rejects.toThrow(/origins/);
+  });
+});
+
+/** The `ws` package itself (under Bun, `import "ws"` is Bun's stand-in): it sends the Origin it is given. */
+const WebSocket = createRequire(import.meta.url)("../../node_modules/ws/index.js") as typeof WsWebSocket;
+
+/** Opens a WebSocket as a browser on `origin` would (or a non-browser client, without one): the handshake's status. */
+function handshake(url: string, origin?: string, protocols: string[] = []): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url.replace(/^http/, "ws"), protocols, origin ? { origin } : {});
+    socket.on("open", () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.on("unexpected-response", (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("WebSockets from browser pages (no CORS check guards them)", () => {
+  test("a page on another origin may not open one to a gateway without authentication (403); server.cors's origins and non-browser clients may", async () => {
+    expect(await handshake(gw.base(), OTHER)).toBe(403);
+    expect(await handshake(gw.base(), APP)).toBe(101);
+    expect(await handshake(gw.base())).toBe(101);
+  });
+
+  test("a page on the gateway's own origin may, and on any origin when the gateway wants a token (the page must hold one)", async () => {
+    expect(await handshake(gw.base(), gw.url)).toBe(101);
+    expect(await handshake(gw.base("locked"), OTHER, ["cf-aig-authorization.sb-cors-token-0123456789abcdef"])).toBe(101);
+    expect(await handshake(gw.base("locked"), OTHER)).toBe(401);
   });
 });

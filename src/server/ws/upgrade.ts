@@ -3,6 +3,7 @@ import type { ResolvedGateway } from "../../config/defaults.ts";
 import { ErrorCode, GatewayError, toGatewayError } from "../../pipeline/errors.ts";
 import { isGatewayOption } from "../../upstream/headers.ts";
 import { admission, authPlugin } from "../admission.ts";
+import { webSocketOriginAllowed, type CorsPolicy } from "../cors.ts";
 import { refused } from "../proxy.ts";
 import type { Runtime } from "../runtime.ts";
 import { parseTarget, type Target } from "../target.ts";
@@ -38,9 +39,10 @@ export type SessionFactory = (connection: Connection) => WsSession | Response | 
  * handshake, as ordinary HTTP answers in the AiGatewayError envelope: an unknown gateway 404, and —
  * because the gateway's `auth` plugin is asked first, with the upgrade's headers — a missing or
  * wrong token 401. Answers with the selected subprotocol (CONTRACT.md), never anything else of the
- * token.
+ * token. A browser page on another origin (its `Origin`) may not open one to a gateway without
+ * authentication unless `server.cors` allows that origin: 403 / 2117.
  */
-export function webSocketUpgrade(runtime: Runtime, sessions: { universal: SessionFactory; realtime: SessionFactory }) {
+export function webSocketUpgrade(runtime: Runtime, sessions: { universal: SessionFactory; realtime: SessionFactory }, cors: CorsPolicy | null = null) {
   const { config } = runtime.handle;
   const auth = authPlugin(runtime);
   return async function upgrade(request: Request, server: Server<SocketData>, clientAddress: string | null): Promise<Response | undefined> {
@@ -51,6 +53,13 @@ export function webSocketUpgrade(runtime: Runtime, sessions: { universal: Sessio
       }
       const gateway = config.gateways.get(target.gateway);
       if (!gateway) throw new GatewayError(404, ErrorCode.UnknownGateway, `Unknown gateway "${target.gateway}"; configured gateways: ${[...config.gateways.keys()].join(", ")}`);
+      if (!webSocketOriginAllowed(request, gateway.raw.authentication === true, cors)) {
+        throw new GatewayError(
+          403,
+          ErrorCode.CrossOriginRefused,
+          `A page on another origin may not open a WebSocket to gateway "${gateway.id}": it has no authentication. Turn authentication on, or allow the origin in server.cors`,
+        );
+      }
       const protocols = offeredProtocols(request);
       const headers = sessionHeaders(request.headers, protocols);
       const refusal = auth ? await admission(auth, { gateway, accountId: target.account, headers, clientAddress, requestType: "websocket" }) : null;
