@@ -1,11 +1,7 @@
 import { BUCKET_MS } from "../sqlite/log-analytics.ts";
-import type { Analytics, AnalyticsCounters, AnalyticsGroup, AnalyticsQuery } from "../types.ts";
+import { AnalyticsSeries, emptySums, GROUP_FIELDS, sortedGroups, SUM_FIELDS, type GroupSums, type Sums } from "../analytics-series.ts";
+import type { Analytics, AnalyticsQuery } from "../types.ts";
 import type { PostgresDatabase } from "./db.ts";
-import { DurationCounts, sortedPercentiles, type Percentiles } from "./percentiles.ts";
-
-type Sums = Omit<AnalyticsCounters, "p50_ms" | "p95_ms" | "p99_ms">;
-const SUM_FIELDS = ["requests", "errors", "cached", "tokens_in", "tokens_out", "cost"] as const;
-const GROUP_FIELDS = ["requests", "errors", "tokens_in", "tokens_out", "cost"] as const;
 
 /** One (bucket, group) of the query; counts arrive as int8 text. */
 interface BucketRow {
@@ -45,8 +41,6 @@ function source(groupBy: AnalyticsQuery["groupBy"]): string {
  */
 const GROUP_KEY = `CASE WHEN r.t IN ('true', 'false') AND jsonb_typeof(r.m -> $6::text) = 'boolean' THEN (CASE r.t WHEN 'true' THEN '1' ELSE '0' END) ELSE r.t END`;
 
-const round = (usd: number) => Math.round(usd * 1e10) / 1e10;
-
 /**
  * The analytics of one gateway over `[startMs, endMs)`, equal to the SQLite store's (sqlite/log-analytics.ts)
  * for the same logs.
@@ -79,12 +73,10 @@ export async function logAnalytics(db: PostgresDatabase, gatewayId: string, quer
     if (list) list.push(row);
     else byBucket.set(start, [row]);
   }
-  const all = new DurationCounts();
-  const totals: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
-  const groups = new Map<string | null, Omit<AnalyticsGroup, "key">>();
-  const series: Analytics["series"] = [];
+  const series = new AnalyticsSeries(query);
+  const groups = new Map<string | null, GroupSums>();
   for (let bucketStart = first; bucketStart < query.endMs; bucketStart += size) {
-    const sums: Sums = { requests: 0, errors: 0, cached: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
+    const sums = emptySums();
     const parts: Int32Array[] = [];
     for (const row of byBucket.get(bucketStart) ?? []) {
       const rowSums: Sums = {
@@ -104,27 +96,10 @@ export async function logAnalytics(db: PostgresDatabase, gatewayId: string, quer
         for (const field of GROUP_FIELDS) group[field] += rowSums[field];
       }
     }
-    const durations = concat(parts);
-    for (let i = 0; i < durations.length; i++) all.add(durations[i]);
-    const p: Percentiles = sortedPercentiles(durations);
-    for (const field of SUM_FIELDS) totals[field] += sums[field];
-    series.push({ start: new Date(bucketStart).toISOString(), ...sums, cost: round(sums.cost), p50_ms: p[0], p95_ms: p[1], p99_ms: p[2] });
+    series.add(bucketStart, sums, concat(parts));
   }
-  const [p50, p95, p99] = all.percentiles();
-  const result: Analytics = {
-    start: new Date(query.startMs).toISOString(),
-    end: new Date(query.endMs).toISOString(),
-    bucket: query.bucket,
-    totals: { ...totals, cost: round(totals.cost), p50_ms: p50, p95_ms: p95, p99_ms: p99 },
-    series,
-  };
-  if (query.groupBy) {
-    // Most requests first, then by key: the SQLite store's order.
-    result.groups = [...groups]
-      .map(([key, g]) => ({ key, ...g, cost: round(g.cost) }))
-      .sort((a, b) => b.requests - a.requests || String(a.key).localeCompare(String(b.key)));
-  }
-  return result;
+  // Most requests first, then by key: the SQLite store's order.
+  return series.result(query.groupBy ? sortedGroups(groups) : undefined);
 }
 
 function concat(parts: Int32Array[]): Int32Array {

@@ -1,8 +1,7 @@
 /**
- * Exact nearest-rank percentiles of durations (whole ms), as the SQLite store computes them
- * (sqlite/log-analytics.ts keeps its own copy, private to that file): the smallest duration with at least
- * p% of the logs at or under it. Engine-neutral; the PostgreSQL analytics read durations into typed
- * arrays and use these.
+ * Exact nearest-rank percentiles of durations (whole ms) for the analytics of both log stores: the
+ * smallest duration with at least p% of the logs at or under it. The stores read durations into typed
+ * arrays (nothing sorts strings or objects in JS) and use these.
  */
 
 export type Percentiles = [p50: number | null, p95: number | null, p99: number | null];
