@@ -1,6 +1,7 @@
 import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import { FILTER_KEY_NAMES, likePattern, ORDER_KEY_NAMES } from "../sqlite/log-sql.ts";
 import type { LogFilter } from "../types.ts";
+import { filterColumns, OPERATORS, type FilterKind, type Operator, type Value } from "../log-filter-keys.ts";
 
 /**
  * The logs API's query language (Cloudflare's `filters`, `order_by`, `search`) as PostgreSQL over the
@@ -12,9 +13,7 @@ import type { LogFilter } from "../types.ts";
  * null-safe (`IS NOT` → `IS DISTINCT FROM`), NULLs sort first ascending and last descending.
  */
 
-type Operator = LogFilter["operator"];
-type Value = LogFilter["value"][number];
-type Kind = "text" | "number" | "boolean" | "date" | "metadataKey" | "metadataValue";
+type Kind = FilterKind;
 
 /** Bound values of one statement; `add` answers the placeholder. */
 export class Params {
@@ -25,39 +24,30 @@ export class Params {
   }
 }
 
-const FILTER_KEYS: Record<string, { expr: string; kind: Kind }> = {
-  id: { expr: "logs.id", kind: "text" },
-  created_at: { expr: "logs.created_at", kind: "date" },
-  provider: { expr: "logs.provider", kind: "text" },
-  model: { expr: "logs.model", kind: "text" },
-  // Switchboard does not classify models; every log has model_type null.
-  model_type: { expr: "NULL::text", kind: "text" },
-  success: { expr: "logs.success", kind: "boolean" },
-  cached: { expr: "logs.cached", kind: "boolean" },
-  status_code: { expr: "logs.status_code", kind: "number" },
-  event_id: { expr: "logs.event_id", kind: "text" },
-  request_type: { expr: "logs.request_type", kind: "text" },
-  request_content_type: { expr: "logs.request_content_type", kind: "text" },
-  response_content_type: { expr: "logs.response_content_type", kind: "text" },
-  cost: { expr: "logs.cost", kind: "number" },
-  tokens: { expr: "(COALESCE(logs.tokens_in, 0) + COALESCE(logs.tokens_out, 0))", kind: "number" },
-  tokens_in: { expr: "logs.tokens_in", kind: "number" },
-  tokens_out: { expr: "logs.tokens_out", kind: "number" },
-  duration: { expr: "logs.duration", kind: "number" },
-  feedback: { expr: "logs.feedback", kind: "number" },
-  user_agent: { expr: "logs.user_agent", kind: "text" },
-  "metadata.key": { expr: "", kind: "metadataKey" },
-  "metadata.value": { expr: "", kind: "metadataValue" },
-};
-
-const OPERATORS: Record<Kind, readonly Operator[]> = {
-  text: ["eq", "neq", "contains"],
-  number: ["eq", "neq", "lt", "gt"],
-  boolean: ["eq", "neq"],
-  date: ["eq", "neq", "lt", "gt"],
-  metadataKey: ["eq", "neq", "contains"],
-  metadataValue: ["eq", "neq", "contains"],
-};
+const FILTER_KEYS = filterColumns({
+  id: "logs.id",
+  created_at: "logs.created_at",
+  provider: "logs.provider",
+  model: "logs.model",
+  model_type: "NULL::text",
+  success: "logs.success",
+  cached: "logs.cached",
+  status_code: "logs.status_code",
+  event_id: "logs.event_id",
+  request_type: "logs.request_type",
+  request_content_type: "logs.request_content_type",
+  response_content_type: "logs.response_content_type",
+  cost: "logs.cost",
+  tokens: "(COALESCE(logs.tokens_in, 0) + COALESCE(logs.tokens_out, 0))",
+  tokens_in: "logs.tokens_in",
+  tokens_out: "logs.tokens_out",
+  duration: "logs.duration",
+  feedback: "logs.feedback",
+  user_agent: "logs.user_agent",
+  // Metadata filters are built apart (metadataCondition): jsonb operators, not one column.
+  "metadata.key": "",
+  "metadata.value": "",
+});
 
 /** Sort keys, and whether the column may be NULL (then NULLs go first ascending, as in SQLite). */
 const ORDER_KEYS: Record<string, { expr: string; nullable: boolean }> = {

@@ -1,15 +1,14 @@
 import type { SQLQueryBindings } from "bun:sqlite";
 import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import type { LogFilter } from "../types.ts";
+import { filterColumns, OPERATORS, type FilterKind, type Operator, type Value } from "../log-filter-keys.ts";
 
 /**
  * The logs API's query language (Cloudflare's `filters`, `order_by`, `search`) turned into
  * parameterised SQL over the `logs` table. Values are only ever bound, never spliced.
  */
 
-type Operator = LogFilter["operator"];
-type Value = LogFilter["value"][number];
-type Kind = "text" | "number" | "boolean" | "date" | "metadataKey" | "metadataValue";
+type Kind = FilterKind;
 
 /** A WHERE fragment and its bound values. */
 export interface SqlPart {
@@ -17,40 +16,30 @@ export interface SqlPart {
   params: SQLQueryBindings[];
 }
 
-const FILTER_KEYS: Record<string, { expr: string; kind: Kind }> = {
-  id: { expr: "logs.id", kind: "text" },
-  created_at: { expr: "logs.created_at", kind: "date" },
-  provider: { expr: "logs.provider", kind: "text" },
-  model: { expr: "logs.model", kind: "text" },
-  // Switchboard does not classify models; every log has model_type null.
-  model_type: { expr: "NULL", kind: "text" },
-  success: { expr: "logs.success", kind: "boolean" },
-  cached: { expr: "logs.cached", kind: "boolean" },
-  status_code: { expr: "logs.status_code", kind: "number" },
-  event_id: { expr: "logs.event_id", kind: "text" },
-  request_type: { expr: "logs.request_type", kind: "text" },
-  request_content_type: { expr: "logs.request_content_type", kind: "text" },
-  response_content_type: { expr: "logs.response_content_type", kind: "text" },
-  cost: { expr: "logs.cost", kind: "number" },
-  tokens: { expr: "(COALESCE(logs.tokens_in, 0) + COALESCE(logs.tokens_out, 0))", kind: "number" },
-  tokens_in: { expr: "logs.tokens_in", kind: "number" },
-  tokens_out: { expr: "logs.tokens_out", kind: "number" },
-  duration: { expr: "logs.duration", kind: "number" },
-  feedback: { expr: "logs.feedback", kind: "number" },
-  user_agent: { expr: "logs.user_agent", kind: "text" },
-  "metadata.key": { expr: "key", kind: "metadataKey" },
+const FILTER_KEYS = filterColumns({
+  id: "logs.id",
+  created_at: "logs.created_at",
+  provider: "logs.provider",
+  model: "logs.model",
+  model_type: "NULL",
+  success: "logs.success",
+  cached: "logs.cached",
+  status_code: "logs.status_code",
+  event_id: "logs.event_id",
+  request_type: "logs.request_type",
+  request_content_type: "logs.request_content_type",
+  response_content_type: "logs.response_content_type",
+  cost: "logs.cost",
+  tokens: "(COALESCE(logs.tokens_in, 0) + COALESCE(logs.tokens_out, 0))",
+  tokens_in: "logs.tokens_in",
+  tokens_out: "logs.tokens_out",
+  duration: "logs.duration",
+  feedback: "logs.feedback",
+  user_agent: "logs.user_agent",
+  "metadata.key": "key",
   // json_each gives booleans as 1/0; compare them as the words a client sends.
-  "metadata.value": { expr: "(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(value AS TEXT) END)", kind: "metadataValue" },
-};
-
-const OPERATORS: Record<Kind, readonly Operator[]> = {
-  text: ["eq", "neq", "contains"],
-  number: ["eq", "neq", "lt", "gt"],
-  boolean: ["eq", "neq"],
-  date: ["eq", "neq", "lt", "gt"],
-  metadataKey: ["eq", "neq", "contains"],
-  metadataValue: ["eq", "neq", "contains"],
-};
+  "metadata.value": "(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(value AS TEXT) END)",
+});
 
 const ORDER_KEYS: Record<string, string> = {
   created_at: "logs.created_at",
