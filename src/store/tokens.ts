@@ -72,6 +72,20 @@ export function newTokenId(): string {
   return `tok_${ulid()}`;
 }
 
+/** A new token of `input`: its secret (shown once), its description, and the hash a store keeps. */
+export function newToken(input: NewToken, now = Date.now()): CreatedToken & { hash: string } {
+  const token = generateSecret();
+  const info: GatewayToken = {
+    id: newTokenId(),
+    gatewayId: input.gatewayId,
+    name: input.name ?? null,
+    createdAt: now,
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+  };
+  return { token, info, hash: hashSecret(token) };
+}
+
 /** "active", "expired" or "revoked" at `now`. */
 export function tokenStatus(token: GatewayToken, now = Date.now()): "active" | "expired" | "revoked" {
   if (token.revokedAt !== null) return "revoked";

@@ -1,7 +1,7 @@
 import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import type { Health } from "../../pipeline/types.ts";
 import { consoleHealth } from "../../server/health.ts";
-import { generateSecret, hashSecret, newTokenId, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
+import { hashSecret, newToken, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
 import type { PostgresDatabase } from "./db.ts";
 import { isUnavailable } from "./errors.ts";
 
@@ -53,16 +53,7 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async create(input: NewToken): Promise<CreatedToken> {
-    const token = generateSecret();
-    const info: GatewayToken = {
-      id: newTokenId(),
-      gatewayId: input.gatewayId,
-      name: input.name ?? null,
-      createdAt: Date.now(),
-      expiresAt: input.expiresAt ?? null,
-      revokedAt: null,
-    };
-    const hash = hashSecret(token);
+    const { token, info, hash } = newToken(input);
     await this.watch("storing a token", this.db.queryTimeoutMs, (sql) =>
       sql`INSERT INTO gateway_tokens (id, gateway_id, name, hash, created_at, expires_at)
         VALUES (${info.id}, ${info.gatewayId}, ${info.name}, ${hash}, ${info.createdAt}::int8, ${info.expiresAt}::int8)`,

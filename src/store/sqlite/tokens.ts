@@ -2,7 +2,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { ErrorCode, GatewayError } from "../../pipeline/errors.ts";
 import type { Health } from "../../pipeline/types.ts";
 import { consoleHealth } from "../../server/health.ts";
-import { generateSecret, hashSecret, newTokenId, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
+import { hashSecret, newToken, type CreatedToken, type GatewayToken, type NewToken, type TokenStore } from "../tokens.ts";
 import { migrate } from "./db.ts";
 import { isStorageFault } from "./faults.ts";
 
@@ -97,16 +97,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async create(input: NewToken): Promise<CreatedToken> {
-    const token = generateSecret();
-    const info: GatewayToken = {
-      id: newTokenId(),
-      gatewayId: input.gatewayId,
-      name: input.name ?? null,
-      createdAt: Date.now(),
-      expiresAt: input.expiresAt ?? null,
-      revokedAt: null,
-    };
-    const hash = hashSecret(token);
+    const { token, info, hash } = newToken(input);
     this.write("storing a token", () => this.insert.run(info.id, info.gatewayId, info.name, info.createdAt, info.expiresAt, hash));
     return { token, info };
   }
