@@ -47,7 +47,15 @@ export const OPERATORS: Record<FilterKind, readonly Operator[]> = {
   metadataValue: ["eq", "neq", "contains"],
 };
 
-/** One store's SQL for every filter key, with the key's kind: what its `condition` builder reads. */
-export function filterColumns(expressions: Record<FilterKey, string>): Record<string, { expr: string; kind: FilterKind }> {
-  return Object.fromEntries(Object.entries(FILTER_KINDS).map(([key, kind]) => [key, { expr: expressions[key as FilterKey], kind }]));
+/** Keys that are not a column of `logs` of the same name: each store says what they are. */
+type Computed = "model_type" | "tokens" | "metadata.key" | "metadata.value";
+
+/**
+ * One store's SQL for every filter key, with the key's kind: what its `condition` builder reads. A key
+ * that is a column of the same name is `logs.<key>`; the store gives the others.
+ */
+export function filterColumns(computed: Record<Computed, string>): Record<string, { expr: string; kind: FilterKind }> {
+  return Object.fromEntries(
+    Object.entries(FILTER_KINDS).map(([key, kind]) => [key, { expr: (computed as Record<string, string>)[key] ?? `logs.${key}`, kind }]),
+  );
 }

@@ -17,25 +17,8 @@ export interface SqlPart {
 }
 
 const FILTER_KEYS = filterColumns({
-  id: "logs.id",
-  created_at: "logs.created_at",
-  provider: "logs.provider",
-  model: "logs.model",
   model_type: "NULL",
-  success: "logs.success",
-  cached: "logs.cached",
-  status_code: "logs.status_code",
-  event_id: "logs.event_id",
-  request_type: "logs.request_type",
-  request_content_type: "logs.request_content_type",
-  response_content_type: "logs.response_content_type",
-  cost: "logs.cost",
   tokens: "(COALESCE(logs.tokens_in, 0) + COALESCE(logs.tokens_out, 0))",
-  tokens_in: "logs.tokens_in",
-  tokens_out: "logs.tokens_out",
-  duration: "logs.duration",
-  feedback: "logs.feedback",
-  user_agent: "logs.user_agent",
   "metadata.key": "key",
   // json_each gives booleans as 1/0; compare them as the words a client sends.
   "metadata.value": "(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(value AS TEXT) END)",
