@@ -82,6 +82,27 @@ describe.skipIf(!engine)("RedisFlightStore across replicas", () => {
     expect(cache.reads).toBe(0);
   });
 
+  test("a miss that joins just after a flight landed with its answer stored gets that answer, not a second upstream call; once the cache lost it, it leads", async () => {
+    await using a = await connect();
+    await using b = await connect();
+    const ns = namespace();
+    const [one, two] = [new RedisFlightStore(a, { namespace: ns }), new RedisFlightStore(b, { namespace: ns })];
+    const cache = sharedCache();
+    const leader = await one.join("k", cache.read);
+    if (!leader.leader) throw new Error("expected the first join to lead");
+    // The other replica's request missed the cache before the answer was stored, and joins after the landing.
+    cache.entries.set("k", entryOf("the leader's answer"));
+    leader.land(entryOf("the leader's answer"));
+    await until(async () => (await a.send("GET", [`${ns}flight:k`])) === "landed:1", "the flight landed");
+
+    const late = await two.join("k", cache.read);
+    expect(late.leader).toBe(false);
+    expect(await (late as { landed: Promise<CacheEntry | null> }).landed).toEqual(entryOf("the leader's answer"));
+
+    cache.entries.delete("k");
+    expect((await two.join("k", cache.read)).leader).toBe(true);
+  });
+
   test("a follower of a leader that never lands (its replica died) goes upstream itself after maxWaitMs", async () => {
     await using a = await connect();
     await using b = await connect();

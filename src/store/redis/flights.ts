@@ -8,12 +8,15 @@ const STORED = "landed:1";
 const NOTHING = "landed:0";
 
 /**
- * Leads unless a flight is in the air: KEYS[1] the flight, ARGV token and lead ms. Returns the token of
- * the flight's leader (ARGV[1] itself when this caller leads). A landed flight is replaced, not followed.
+ * Leads unless a flight is in the air: KEYS[1] the flight, ARGV token, lead ms and "1" to replace a
+ * flight that landed with its answer stored. Returns the token of the flight's leader (ARGV[1] itself
+ * when this caller leads), or `landed:1` when such a flight is there and ARGV[3] is not "1" (the caller
+ * reads the cache first). A flight that landed with nothing stored is replaced.
  */
 const JOIN = `
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, 7) ~= 'landed:' then return v end
+if v == 'landed:1' and ARGV[3] ~= '1' then return v end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]
 `;
@@ -113,7 +116,18 @@ export class RedisFlightStore implements FlightStore {
     const token = crypto.randomUUID();
     let leader: string = token;
     try {
-      leader = String(await this.#redis.script(JOIN, [this.#prefix + key], [token, this.#leadMs]));
+      leader = String(await this.#redis.script(JOIN, [this.#prefix + key], [token, this.#leadMs, "0"]));
+      if (leader === STORED) {
+        // A flight landed with its answer stored between this request's cache miss and now: that answer
+        // is this request's too. Lead only when the cache no longer has it (expired, evicted).
+        const entry = await read(key);
+        if (entry) {
+          resolve(entry);
+          done();
+          return { leader: false, landed: promise };
+        }
+        leader = String(await this.#redis.script(JOIN, [this.#prefix + key], [token, this.#leadMs, "1"]));
+      }
     } catch (error) {
       if (!(error instanceof RedisUnavailable)) {
         resolve(null);
