@@ -1,4 +1,5 @@
 import { newLogId } from "./ids.ts";
+import { watch } from "./deadlines.ts";
 import type { ResolvedGateway } from "../config/defaults.ts";
 import type { ProviderDef } from "../providers/types.ts";
 import { errorResponse, GatewayError } from "./errors.ts";
@@ -86,6 +87,8 @@ export class RequestContext {
   #json: { value: unknown } | null = null;
   #jsonStep = -1;
   #abort: AbortController | null = null;
+  /** The upstream call in progress (see `upstreamCall`): ended directly by `abort`, no listener needed. */
+  #upstream: AbortController | null = null;
   #body: (() => Promise<Uint8Array | null>) | null;
   #bodyLoading: Promise<void> | null = null;
 
@@ -145,6 +148,38 @@ export class RequestContext {
     return this.#abort.signal;
   }
 
+  /**
+   * A controller for one upstream call, aborted by `abort` along with everything else. Only one call
+   * runs at a time; a new one replaces the last. Cheaper than a controller that listens to `signal`:
+   * one AbortController per attempt and no listener (a listener chain per request measured ~8 µs of
+   * CPU under load, garbage collection included).
+   */
+  upstreamCall(): AbortController {
+    const controller = new AbortController();
+    if (this.abortReason !== null) controller.abort(this.abortReason);
+    this.#upstream = controller;
+    return controller;
+  }
+
+  /**
+   * Ends the request when the client behind `request` leaves. The client's signal is looked at only
+   * once the request is still running at the next deadline sweep (≤ 25 ms, see deadlines.ts): most
+   * answers are out before then, and asking Bun for `request.signal` and listening to it costs every
+   * request. A signal first looked at after the client left says so (`aborted`), so nothing is missed,
+   * only noticed up to one sweep later.
+   */
+  followClient(request: Request): void {
+    watch({
+      check: () => {
+        if (this.delivered || this.responding || this.abortReason !== null) return true;
+        const signal = request.signal;
+        if (signal.aborted) this.abort("client");
+        else signal.addEventListener("abort", () => this.abort("client"), { once: true });
+        return true;
+      },
+    });
+  }
+
   /** Ends the request early: the upstream call and the body stream are aborted. The first reason wins. */
   abort(reason: AbortReason): void {
     if (this.abortReason !== null || this.delivered) return;
@@ -152,6 +187,7 @@ export class RequestContext {
     if (reason === "client" && this.responding) return;
     this.abortReason = reason;
     this.#abort?.abort(reason);
+    this.#upstream?.abort(reason);
   }
 
   get gatewayId(): string {

@@ -87,6 +87,8 @@ export class RequestBody {
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       if (owner.signal.aborted) throw ended(owner.signal);
+      // The client left before the request was watching it (see RequestContext.followClient): its signal says so now.
+      if (this.request.signal.aborted) throw requestEnded("client", "while the request body was arriving");
       throw new GatewayError(400, ErrorCode.BadRequest, "The request body could not be read to its end", { cause: error });
     } finally {
       if (guard) unwatch(guard);

@@ -81,7 +81,7 @@ export function compatRequest(runtime: Runtime) {
       throw tooDeep(error);
     }
     ctx.release = () => body.release();
-    request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
+    ctx.followClient(request);
     const response = await runtime.pipeline.run(ctx);
     routes.observe(ctx.attempts, plan.planned);
     const info = { includeUsage: plan.includeUsage, fallbackId: `chatcmpl-${ctx.logId}`, created: Math.floor(Date.now() / 1000) };

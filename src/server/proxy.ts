@@ -55,7 +55,7 @@ export function providerProxy(runtime: Runtime) {
       });
       ctx.release = () => body.release();
       // The client leaving at any stage ends the upstream call (a stream's own cancel covers the rest).
-      request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
+      ctx.followClient(request);
       return await runtime.pipeline.run(ctx);
     } catch (error) {
       const failure = toGatewayError(error);

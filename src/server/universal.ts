@@ -42,7 +42,7 @@ export function universalRequest(runtime: Runtime) {
       throw error;
     }
     ctx.release = () => body.release();
-    request.signal.addEventListener("abort", () => ctx.abort("client"), { once: true });
+    ctx.followClient(request);
     return runtime.pipeline.run(ctx);
   };
 }

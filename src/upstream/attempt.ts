@@ -12,7 +12,7 @@ const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
  * The chain's terminal: one upstream call for `ctx.step`. It resolves as soon as the provider's
  * headers arrive, with the body still streaming. The time-to-first-byte limit comes from
  * `cf-aig-request-timeout`, else the gateway's `requestTimeout` (default `server.requestTimeout`).
- * The request being ended (`ctx.signal`: the client left, or the gateway is stopping) aborts the
+ * The request being ended (`ctx.abort`: the client left, or the gateway is stopping) aborts the
  * call at any stage, its body stream included.
  */
 export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedConfig) {
@@ -22,10 +22,8 @@ export function upstreamAttempt(providers: ProviderRegistry, config: ResolvedCon
     const url = providers.url(step.provider, ctx.accountId, step.endpoint, step.search);
     const timeout = integerOption(ctx, "cf-aig-request-timeout", { min: 1, max: MAX_TIMEOUT_MS }) ?? ctx.gateway.requestTimeout;
     const started = performance.now();
-    const controller = new AbortController();
-    const ended = ctx.signal;
-    if (ended.aborted) controller.abort();
-    else ended.addEventListener("abort", () => controller.abort(), { once: true });
+    // Aborted by the request ending (ctx.abort) as well as by the first-byte limit below.
+    const controller = ctx.upstreamCall();
     let timedOut = false;
     const firstByte = {
       check(now: number) {
