@@ -1,5 +1,5 @@
 import { newLogId } from "./ids.ts";
-import { watch } from "./deadlines.ts";
+import { unwatch, watch, type Watched } from "./deadlines.ts";
 import type { ResolvedGateway } from "../config/defaults.ts";
 import type { ProviderDef } from "../providers/types.ts";
 import { errorResponse, GatewayError } from "./errors.ts";
@@ -89,6 +89,8 @@ export class RequestContext {
   #abort: AbortController | null = null;
   /** The upstream call in progress (see `upstreamCall`): ended directly by `abort`, no listener needed. */
   #upstream: AbortController | null = null;
+  /** The sweep entry of `followClient`, dropped by `end` so a finished request is not kept alive until the next sweep. */
+  #clientWatch: Watched | null = null;
   #body: (() => Promise<Uint8Array | null>) | null;
   #bodyLoading: Promise<void> | null = null;
 
@@ -169,7 +171,7 @@ export class RequestContext {
    * only noticed up to one sweep later.
    */
   followClient(request: Request): void {
-    watch({
+    this.#clientWatch = {
       check: () => {
         if (this.delivered || this.responding || this.abortReason !== null) return true;
         const signal = request.signal;
@@ -177,7 +179,15 @@ export class RequestContext {
         else signal.addEventListener("abort", () => this.abort("client"), { once: true });
         return true;
       },
-    });
+    };
+    watch(this.#clientWatch);
+  }
+
+  /** Called once the request's record is complete: stops following the client and frees what the transport held (`release`). */
+  end(): void {
+    if (this.#clientWatch) unwatch(this.#clientWatch);
+    this.#clientWatch = null;
+    this.release?.();
   }
 
   /** Ends the request early: the upstream call and the body stream are aborted. The first reason wins. */

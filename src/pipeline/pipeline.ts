@@ -119,7 +119,7 @@ export class Pipeline {
     for (const [ctx, outcome] of finished) {
       this.#complete(ctx, outcome);
       this.#live.delete(ctx);
-      ctx.release?.();
+      ctx.end();
     }
     if (this.#live.size === 0 && this.#idle) {
       this.#idle.resolve();
