@@ -4,14 +4,19 @@
  *
  * Writes `--records` records with payloads and `{user, team}` metadata into a fresh SQLite file
  * (opened by `openDatabase`, 16 KiB pages, WAL) the way `LogWriter` does: the same statements, 256
- * records per IMMEDIATE transaction. Variants, interleaved over `--rounds` rounds (the machine is
- * shared; the minimum is the least disturbed round):
+ * records per IMMEDIATE transaction, each payload keyed by its log's rowid. Variants, interleaved over
+ * `--rounds` rounds (the machine is shared; the minimum is the least disturbed round):
  *   - `none`      the logs schema alone (no rollup).
- *   - `rollup`    with the rollup: `replacing(ids)` before and `fold()` after each batch's inserts.
+ *   - `rollup`    with the rollup, as the writer feeds it: `begin()` before each batch's inserts and
+ *                 `fold(logs)` after, which sums the batch in JS.
+ *   - `sql-fold`  the rollup's paths in SQL: the fold reads the batch back from `logs` (`fold()`: what a
+ *                 batch with a replaced log or an unusual metadata value gets), and the prune is a plain
+ *                 DELETE, each log taken out by the delete trigger (what the admin API's deletes get).
  *   - `trigger`   the design not taken: the same rollup kept by an AFTER INSERT trigger on `logs`.
  *   - `no-meta`   `rollup`, records without metadata.
- * Then, per variant, a retention pass deletes the older half (`DELETE … WHERE created_at < ?`, as
- * `LogWriter.prune` does) and its CPU per deleted record is shown.
+ * Then, per variant, a retention pass deletes the older half (`created_at < ?`, through
+ * `LogMetadataRollup.deleteLogs` as `LogWriter.prune` does, or a plain DELETE without the rollup) and
+ * its CPU per deleted record is shown.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +25,7 @@ import { parseArgs } from "node:util";
 import type { SQLQueryBindings, Statement } from "bun:sqlite";
 import { migrate, openDatabase } from "../src/store/sqlite/db.ts";
 import { LOG_METADATA_MIGRATIONS, LogMetadataRollup, metadataObject, ROLLUP_HOUR_MS } from "../src/store/sqlite/log-metadata.ts";
-import { INSERT_LOG_SQL, INSERT_PAYLOAD_SQL, LOG_MIGRATIONS } from "../src/store/sqlite/log-rows.ts";
+import { DELETE_LOG_SQL, INSERT_LOG_SQL, INSERT_PAYLOAD_SQL, LOG_MIGRATIONS } from "../src/store/sqlite/log-rows.ts";
 
 const { values } = parseArgs({ options: { records: { type: "string", default: "50000" }, rounds: { type: "string", default: "5" } } });
 const RECORDS = Number(values.records);
@@ -38,14 +43,14 @@ const INSERT_TRIGGER = `CREATE TRIGGER bench_metadata_insert AFTER INSERT ON log
   UPDATE log_metadata_folded SET last_rowid = NEW.rowid;
 END;`;
 
-type Variant = "none" | "rollup" | "trigger" | "no-meta";
-const VARIANTS: Variant[] = ["none", "rollup", "trigger", "no-meta"];
+type Variant = "none" | "rollup" | "sql-fold" | "trigger" | "no-meta";
+const VARIANTS: Variant[] = ["none", "rollup", "sql-fold", "trigger", "no-meta"];
 
 const requestBody = new TextEncoder().encode(JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello in one word." }] }));
 const responseBody = new TextEncoder().encode("x".repeat(650));
 const start = Date.UTC(2026, 0, 1);
 
-/** A log row as `logParams` makes it (see log-rows.ts LOG_COLUMNS) and its payload row. */
+/** A log row as `logParams` makes it (see log-rows.ts LOG_COLUMNS) and its payload row (its first value, the rowid, set as it is written). */
 function rows(withMetadata: boolean): [SQLQueryBindings[], SQLQueryBindings[]][] {
   return Array.from({ length: RECORDS }, (_, i) => {
     const id = `01K${String(i).padStart(23, "0")}`;
@@ -54,7 +59,7 @@ function rows(withMetadata: boolean): [SQLQueryBindings[], SQLQueryBindings[]][]
       [id, "prod", start + i * 500, "openai", "gpt-4o-mini", "chat/completions", "POST", 200, 1, 0, 0, 420, 180, 1200, 300, 0, 0, 0.00036, 0,
         metadata, `event-${i}`, "provider", "application/json", "application/json", requestBody.length, responseBody.length, "openai-node/5", null,
         null, null, 0, `[{"step":0,"provider":"openai","status":200,"durationMs":420,"ttfbMs":180}]`],
-      [id, '{"content-type":"application/json","authorization":"[redacted]"}', '{"content-type":"application/json"}', requestBody, responseBody, 0, 0],
+      [null, '{"content-type":"application/json","authorization":"[redacted]"}', '{"content-type":"application/json"}', requestBody, responseBody, 0, 0],
     ];
   });
 }
@@ -68,25 +73,41 @@ function run(variant: Variant, data: [SQLQueryBindings[], SQLQueryBindings[]][])
     if (variant === "trigger") db.run(INSERT_TRIGGER);
     // Typed as LogWriter types them: `run(values)` with the array, not spread (log-writes.ts).
     const insertLog: Statement = db.prepare(INSERT_LOG_SQL);
+    const deleteLog: Statement = db.prepare(DELETE_LOG_SQL);
     const insertPayload: Statement = db.prepare(INSERT_PAYLOAD_SQL);
-    const rollup = variant === "rollup" || variant === "no-meta" ? new LogMetadataRollup(db) : null;
+    const rollup = variant === "rollup" || variant === "sql-fold" || variant === "no-meta" ? new LogMetadataRollup(db) : null;
     const write = db.transaction((batch: typeof data) => {
-      rollup?.replacing(batch.map(([log]) => log[0] as string));
+      rollup?.begin();
+      let replaced = false;
       for (const [log, payload] of batch) {
-        insertLog.run(log);
+        let { changes, lastInsertRowid } = insertLog.run(log);
+        if (changes === 0) {
+          deleteLog.run(log[0]);
+          ({ lastInsertRowid } = insertLog.run(log));
+          replaced = true;
+        }
+        payload[0] = lastInsertRowid;
         insertPayload.run(payload);
       }
-      rollup?.fold();
+      rollup?.fold(replaced || variant === "sql-fold" ? undefined : batch.map(([log]) => log));
     });
     let cpu = process.cpuUsage();
     for (let i = 0; i < data.length; i += BATCH) write.immediate(data.slice(i, i + BATCH));
     const written = process.cpuUsage(cpu);
     cpu = process.cpuUsage();
-    const deleted = db.run("DELETE FROM logs WHERE gateway_id = ? AND created_at < ?", ["prod", start + (RECORDS / 2) * 500]).changes;
+    const doomed: SQLQueryBindings[] = ["prod", start + (RECORDS / 2) * 500];
+    const deleted =
+      rollup && variant !== "sql-fold"
+        ? rollup.deleteLogs("gateway_id = ? AND created_at < ?", doomed)
+        : db.run("DELETE FROM logs WHERE gateway_id = ? AND created_at < ?", doomed).changes;
     const pruned = process.cpuUsage(cpu);
-    if (variant !== "none" && variant !== "no-meta") {
-      const counted = db.query<{ n: number }, []>("SELECT COALESCE(SUM(requests), 0) AS n FROM log_metadata_hours WHERE key = 'user'").get()!.n;
-      if (counted !== RECORDS - deleted) throw new Error(`${variant}: the rollup counts ${counted} logs, ${RECORDS - deleted} are stored`);
+    if (variant !== "none") {
+      // The trigger of the design not taken keeps only the metadata; without metadata only the provider is there.
+      const keys = variant === "trigger" ? ["user"] : variant === "no-meta" ? ["\u0001provider"] : ["user", "\u0001provider"];
+      for (const key of keys) {
+        const counted = db.query<{ n: number }, [string]>("SELECT COALESCE(SUM(requests), 0) AS n FROM log_metadata_hours WHERE key = ?").get(key)!.n;
+        if (counted !== RECORDS - deleted) throw new Error(`${variant}: the rollup counts ${counted} logs under ${JSON.stringify(key)}, ${RECORDS - deleted} are stored`);
+      }
     }
     db.close();
     return { write: (written.user + written.system) / RECORDS, prune: (pruned.user + pruned.system) / deleted };

@@ -5,7 +5,9 @@ import type { Metadata, RequestRecord } from "../../src/pipeline/record.ts";
 import { migrate, openDatabase } from "../../src/store/sqlite/db.ts";
 import { logAnalytics } from "../../src/store/sqlite/log-analytics.ts";
 import { LOG_METADATA_MIGRATIONS, LogMetadataRollup } from "../../src/store/sqlite/log-metadata.ts";
+import { BatchBuilder, type WriterReply } from "../../src/store/sqlite/log-messages.ts";
 import { INSERT_LOG_SQL, LOG_MIGRATIONS, logParams, logValues } from "../../src/store/sqlite/log-rows.ts";
+import { LogWriter } from "../../src/store/sqlite/log-writes.ts";
 import { SqliteLogStore } from "../../src/store/sqlite/logs.ts";
 import type { AnalyticsGroup } from "../../src/store/types.ts";
 import { makeRecord, memoryLogger, tempDir } from "./records.ts";
@@ -195,19 +197,24 @@ describe("group_by=metadata.<key> over the metadata rollup", () => {
     const db = openDatabase(join(dir.path, "logs.db"));
     migrate(db, "logs", LOG_MIGRATIONS);
     migrate(db, "log_metadata", LOG_METADATA_MIGRATIONS);
-    const rollup = new LogMetadataRollup(db);
-    const insert: Statement = db.prepare(INSERT_LOG_SQL);
-    // What the log writer does with each batch (log-writes.ts).
-    const writeBatch = db.transaction((records: RequestRecord[]) => {
-      rollup.replacing(records.map((r) => r.logId));
-      for (const r of records) insert.run(logParams(logValues(r)));
-      rollup.fold();
-    });
+    // The log writer itself, on this connection, fed encoded batches as the writer thread is.
+    const replies: WriterReply[] = [];
+    const writer = new LogWriter(db, (reply) => void replies.push(reply), 60_000);
+    const writeBatch = (records: RequestRecord[]) => {
+      const batch = new BatchBuilder();
+      for (const record of records) batch.add(record);
+      writer.handle({ kind: "batch", seq: replies.length + 1, ...batch.take() });
+    };
     const first = makeRecord({ gatewayId: G, createdAt: T0, metadata: { user: "ada" } });
-    writeBatch.immediate([first, makeRecord({ gatewayId: G, createdAt: T0 + MIN, metadata: { user: "ada" } })]);
-    writeBatch.immediate([{ ...first, metadata: { user: "bob" } }]);
+    writeBatch([first, makeRecord({ gatewayId: G, createdAt: T0 + MIN, metadata: { user: "ada" } })]);
+    writeBatch([{ ...first, metadata: { user: "bob" } }]);
+    // Twice in one batch: the later one is kept.
+    writeBatch([{ ...first, metadata: { user: "cy" } }, { ...first, metadata: { user: "dee" } }]);
+    expect(replies.map((reply) => reply.kind)).toEqual(["done", "done", "done"]);
     const groups = logAnalytics(db, G, { startMs: T0, endMs: T0 + HOUR, bucket: "hour", groupBy: "metadata.user" }).groups;
-    expect(groups?.map((g) => [g.key, g.requests])).toEqual([["ada", 1], ["bob", 1]]);
+    expect(groups?.map((g) => [g.key, g.requests])).toEqual([["ada", 1], ["dee", 1]]);
+    const provider = logAnalytics(db, G, { startMs: T0, endMs: T0 + HOUR, bucket: "hour", groupBy: "provider" }).groups;
+    expect(provider?.map((g) => [g.key, g.requests])).toEqual([["openai", 2]]);
     db.close();
   });
 

@@ -135,9 +135,9 @@ export class SqliteLogStore implements LogStore {
     await this.flush();
     const row = this.db
       .query<StoredLogDetail, [string, string]>(
-        `SELECT ${ROW_COLUMNS}, logs.attempts, p.id IS NOT NULL AS has_payload, p.request_head, p.response_head,
+        `SELECT ${ROW_COLUMNS}, logs.attempts, p.log_rowid IS NOT NULL AS has_payload, p.request_head, p.response_head,
           p.request_truncated, p.response_truncated
-        FROM logs LEFT JOIN log_payloads p ON p.id = logs.id WHERE logs.gateway_id = ? AND logs.id = ?`,
+        FROM logs LEFT JOIN log_payloads_by_rowid p ON p.log_rowid = logs.rowid WHERE logs.gateway_id = ? AND logs.id = ?`,
       )
       .get(gatewayId, id);
     return row ? toLogDetail(row) : null;
@@ -148,7 +148,7 @@ export class SqliteLogStore implements LogStore {
     const row = this.db
       .query<{ contentType: string | null; body: Uint8Array | null }, [string, string]>(
         `SELECT logs.${side}_content_type AS contentType, p.${side}_body AS body
-        FROM logs LEFT JOIN log_payloads p ON p.id = logs.id WHERE logs.gateway_id = ? AND logs.id = ?`,
+        FROM logs LEFT JOIN log_payloads_by_rowid p ON p.log_rowid = logs.rowid WHERE logs.gateway_id = ? AND logs.id = ?`,
       )
       .get(gatewayId, id);
     return row ? { contentType: row.contentType, body: row.body } : null;
