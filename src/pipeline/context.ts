@@ -91,6 +91,8 @@ export class RequestContext {
   #upstream: AbortController | null = null;
   /** The sweep entry of `followClient`, dropped by `end` so a finished request is not kept alive until the next sweep. */
   #clientWatch: Watched | null = null;
+  /** The client's HTTP request, once a transport asked to follow it. */
+  #client: Request | null = null;
   #body: (() => Promise<Uint8Array | null>) | null;
   #bodyLoading: Promise<void> | null = null;
 
@@ -171,6 +173,7 @@ export class RequestContext {
    * only noticed up to one sweep later.
    */
   followClient(request: Request): void {
+    this.#client = request;
     this.#clientWatch = {
       check: () => {
         if (this.delivered || this.responding || this.abortReason !== null) return true;
@@ -181,6 +184,14 @@ export class RequestContext {
       },
     };
     watch(this.#clientWatch);
+  }
+
+  /**
+   * True when the client of an HTTP request has gone. Asked when an answer is complete before any sweep
+   * looked at the client: reading `request.signal` costs next to nothing; listening to it is what costs.
+   */
+  get clientLeft(): boolean {
+    return this.#client?.signal.aborted ?? false;
   }
 
   /** Called once the request's record is complete: stops following the client and frees what the transport held (`release`). */

@@ -71,6 +71,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
   const outcome: Outcome = { status: response.status, headers, size: 0, captured: null, truncated: false, usage: emptyUsage(), sse, aborted: false, streamError: null };
   const body = response.body;
   if (!body) {
+    outcome.aborted = ctx.clientLeft;
     done(outcome);
     return new Response(null, init);
   }
@@ -80,6 +81,8 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
     outcome.size = bytes.byteLength;
     outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;
     outcome.truncated = captureLimit > 0 && bytes.byteLength > captureLimit;
+    // A client that left before its whole answer was ready was not there to take it (see RequestContext.followClient).
+    outcome.aborted = ctx.clientLeft;
     done(outcome);
     return new Response(bytes, init);
   }

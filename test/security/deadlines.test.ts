@@ -34,6 +34,41 @@ describe("a client that leaves", () => {
     const [log] = await t.logs();
     expect(log).toMatchObject({ provider: "custom-silent", success: false, aborted: true, error_code: ErrorCode.ClientClosed });
   });
+
+  test("just before a quick answer (no deadline sweep in between) is still recorded as aborted, not success", async () => {
+    // The gateway follows the client's signal from the first sweep on (≤ 25 ms); an answer complete
+    // before then asks the signal once. The provider answers as soon as the client's socket is closed.
+    const arrived = Promise.withResolvers<void>();
+    const answer = Promise.withResolvers<Response>();
+    const provider = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch() {
+        arrived.resolve();
+        return answer.promise;
+      },
+    });
+    try {
+      await using t = await gatewayWithMock({ providers: { "custom-held": { baseUrl: `http://127.0.0.1:${provider.port}/v1` } } });
+      const { hostname, port } = new URL(t.gw.url);
+      const socket = connect(Number(port), hostname);
+      socket.on("error", () => {});
+      socket.write(
+        [`POST /v1/local/default/custom-held/chat/completions HTTP/1.1`, `Host: ${hostname}`, "Content-Type: application/json", `Content-Length: ${chat.length}`, "", chat].join("\r\n"),
+      );
+      await arrived.promise;
+      const closed = new Promise((resolve) => socket.on("close", resolve));
+      socket.destroy();
+      await closed;
+      answer.resolve(Response.json({ id: "x", choices: [] }));
+
+      const [log] = await t.logs();
+      // The provider did answer (its status and usage are kept: it was paid for); nobody took the answer.
+      expect(log).toMatchObject({ provider: "custom-held", status_code: 200, success: false, aborted: true, error_code: ErrorCode.ClientClosed });
+    } finally {
+      provider.stop(true);
+    }
+  });
 });
 
 describe("time limits", () => {
