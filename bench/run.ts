@@ -80,6 +80,10 @@
  * loop posting the same JSON body (or, for --unique targets, one with a per-request number in it),
  * plus the target's own headers, a warm-up, then `--duration` seconds measured.
  *
+ * A third table splits each target's `srv µs/req` by thread (bench/threads.ts: the JavaScript thread,
+ * the log writer, the collector's helpers, the JIT, fetch's I/O thread, the rest), so a missed CPU
+ * budget shows where the time went; the JSON has it per row as `threads`.
+ *
  * The table shows req/s, p50 and p99 latency (ms, until the last body byte), errors, the ratio
  * of req/s to the bare proxy's and the p50/p99 difference from it in ms (for streaming rows: to
  * bare-stream's), the server's CPU time per request (µs, from /proc, the target's own process
@@ -106,6 +110,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { engineCost, EnginesUnavailable, startEngines, type EngineCost, type SharedEngines } from "./engines.ts";
+import { THREAD_GROUPS, threadCpu, threadUsPerRequest, type ThreadCpu } from "./threads.ts";
 
 const HERE = import.meta.dir;
 const REPO = resolve(HERE, "..");
@@ -589,6 +594,8 @@ interface Row extends LoadResult {
   /** The same, its main (JavaScript) thread only: 10⁶ ÷ this is the most req/s that thread could serve. */
   mainThreadUsPerReq: number;
   upstreamUsPerReq: number;
+  /** `serverUsPerReq` split by thread (bench/threads.ts); single-process targets only. */
+  threads?: ThreadCpu;
   /** Replicated targets (gateway-shared): each replica's share, from its own load driver and its own CPU. */
   replicas?: ReplicaRow[];
   /** Replicated targets: req/s ÷ the number of replicas. */
@@ -857,6 +864,13 @@ function table(rows: Row[]): string {
     fmt(r.serverUsPerReq, 1),
     fmt(r.driverCpu, 2),
   ]);
+  return grid(head, body);
+}
+
+/** `srv µs/req` split by thread group: what a target's own process spent per request, and where. */
+function threadTable(rows: Row[]): string {
+  const head = ["target", "conns", "srv µs/req", ...THREAD_GROUPS];
+  const body = rows.map((r) => [r.target, String(r.connections), fmt(r.serverUsPerReq, 1), ...THREAD_GROUPS.map((g) => fmt(r.threads?.[g] ?? 0, 1))]);
   return grid(head, body);
 }
 
@@ -1151,6 +1165,7 @@ async function main(): Promise<number> {
           const s0 = cpuSeconds(r.pid);
           const m0 = cpuSeconds(r.pid, true);
           const u0 = cpuSeconds(upstream.pid);
+          const t0 = r.replicas ? null : threadCpu(r.pid, CLK_TCK);
           const shared = r.replicas ? await runSharedLoad(t, r, connections) : null;
           const res = shared?.res ?? (await runLoad(t, r, connections));
           if (t.expectHeader) {
@@ -1170,9 +1185,10 @@ async function main(): Promise<number> {
           const s1 = cpuSeconds(r.pid);
           const m1 = cpuSeconds(r.pid, true);
           const u1 = cpuSeconds(upstream.pid);
+          const threads = t0 ? threadUsPerRequest(t0, threadCpu(r.pid, CLK_TCK), res.total) : undefined;
           const per = (d: number) => (res.total > 0 ? (d * 1e6) / res.total : NaN);
           all.push({
-            ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), mainThreadUsPerReq: per(m1 - m0), upstreamUsPerReq: per(u1 - u0),
+            ...res, target: t.name, connections, round, serverUsPerReq: per(s1 - s0), mainThreadUsPerReq: per(m1 - m0), upstreamUsPerReq: per(u1 - u0), threads,
             ...(shared
               ? { serverUsPerReq: shared.serverUsPerReq, mainThreadUsPerReq: shared.mainThreadUsPerReq, replicas: shared.replicas, perReplicaRps: shared.perReplicaRps, engines: shared.engines }
               : {}),
@@ -1221,6 +1237,8 @@ async function main(): Promise<number> {
         streamTable(timed),
     );
   }
+  const split = shown.filter((r) => r.threads && Object.keys(r.threads).length > 0 && r.target !== "upstream");
+  if (split.length) console.log("\nwhere the CPU goes (srv µs/req by thread, bench/threads.ts):\n" + threadTable(split));
   if (unavailable.size) console.log("\n" + [...unavailable].map(([name, why]) => `${name}: unavailable: ${why}`).join("\n"));
   console.log(
     "\nrps/bare = req/s ÷ bare proxy's; Δbare = ms above the bare proxy (for *-stream rows: above bare-stream, the same floor" +
