@@ -93,6 +93,7 @@ export function auth() {
   return definePlugin({
     name: "auth",
     readsBody: false,
+    appliesTo: (gateway) => policyFor(gateway).required,
     setup(gateway) {
       store = gateway.stores.tokens;
       // Built now so a config mistake stops start-up instead of failing requests.

@@ -48,6 +48,7 @@ export function budget(options: BudgetOptions = {}) {
 
   return definePlugin({
     name: "budget",
+    appliesTo: (gateway) => rulesFor(gateway).length > 0,
     // The body is read only when the gateway has budgets (model and estimate come from it).
     readsBody: false,
     setup(gateway) {

@@ -134,6 +134,7 @@ export function guardrails(options: GuardrailsOptions = {}) {
 
   return definePlugin({
     name: "guardrails",
+    appliesTo: (gateway) => rulesOf(gateway) !== NONE,
     setup(gateway) {
       logger = gateway.logger;
       // Compiled now so a regex that does not compile stops the start, naming its rule.

@@ -47,6 +47,7 @@ export function rateLimit(options: RateLimitOptions = {}) {
   return definePlugin({
     name: "rate-limit",
     readsBody: false,
+    appliesTo: (gateway) => rulesFor(gateway).length > 0,
     setup(gateway) {
       counters = gateway.stores.counters;
       const names = gateway.config.plugins.map((p) => (typeof p === "string" ? p : p.name));

@@ -1,3 +1,4 @@
+import type { ResolvedGateway } from "../config/defaults.ts";
 import type { RequestContext } from "./context.ts";
 import { LayerClock } from "./deadlines.ts";
 import { ErrorCode, GatewayError, toGatewayError } from "./errors.ts";
@@ -11,6 +12,13 @@ export interface ComposeOptions {
   timeoutOf?: (plugin: Plugin) => number;
 }
 
+/** One gateway's layers: the plugins that apply to it, with their time limits. */
+interface Layers {
+  plugins: Plugin[];
+  limits: number[];
+  timed: boolean;
+}
+
 /**
  * Onion composition (koa-compose, Hono `compose`): each plugin's `handle` wraps the rest of the chain.
  * A plugin's own failure becomes a 500 naming it; a GatewayError it throws on purpose passes as is,
@@ -19,12 +27,24 @@ export interface ComposeOptions {
  * (time spent in `next()` excluded) is bounded by its timeout: past it the request fails with
  * 500/2122 naming the plugin, and a late `next()` from it reaches nothing. The request body is read
  * before the first layer that reads bodies, and before the upstream call.
+ *
+ * Each gateway gets its own chain, without the plugins whose `appliesTo` says they have nothing to do
+ * there (auth without authentication, rate limits or budgets that are not configured): a layer costs
+ * every request an async call, a `next` closure and two clock readings even when it only passes through.
  */
 export function compose(plugins: readonly Plugin[], options: ComposeOptions = {}): Chain {
-  const layers = plugins.filter((plugin) => typeof plugin.handle === "function");
-  const limits = layers.map((plugin) => options.timeoutOf?.(plugin) ?? 0);
-  const timed = limits.some((limit) => limit > 0);
+  const withHandle = plugins.filter((plugin) => typeof plugin.handle === "function");
+  const byGateway = new WeakMap<object, Layers>();
+  const everywhere = layersOf(withHandle, options);
+  const layersFor = (gateway: ResolvedGateway | undefined): Layers => {
+    if (!gateway) return everywhere;
+    let layers = byGateway.get(gateway);
+    if (!layers) byGateway.set(gateway, (layers = layersOf(withHandle.filter((plugin) => applies(plugin, gateway)), options)));
+    return layers;
+  };
+
   return function chain(ctx, terminal) {
+    const { plugins: layers, limits, timed } = layersFor(ctx.gateway);
     const { promise: expired, reject } = timed ? Promise.withResolvers<never>() : { promise: null, reject: null };
     const clock = timed ? new LayerClock(limits, (layer) => reject!(timedOut(layers[layer], limits[layer]))) : null;
 
@@ -43,6 +63,20 @@ export function compose(plugins: readonly Plugin[], options: ComposeOptions = {}
     const run = dispatch(0);
     return Promise.race([run, expired!]).finally(() => clock.stop());
   };
+}
+
+function layersOf(plugins: Plugin[], options: ComposeOptions): Layers {
+  const limits = plugins.map((plugin) => options.timeoutOf?.(plugin) ?? 0);
+  return { plugins, limits, timed: limits.some((limit) => limit > 0) };
+}
+
+/** A plugin whose `appliesTo` throws is kept: running a layer that had nothing to do is only slower. */
+function applies(plugin: Plugin, gateway: ResolvedGateway): boolean {
+  try {
+    return plugin.appliesTo?.(gateway) ?? true;
+  } catch {
+    return true;
+  }
 }
 
 /** The upstream call's own failures are typed here, so no plugin that merely awaited them is blamed. */

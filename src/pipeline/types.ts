@@ -1,4 +1,4 @@
-import type { ResolvedConfig } from "../config/defaults.ts";
+import type { ResolvedConfig, ResolvedGateway } from "../config/defaults.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import type { TokenStore } from "../store/tokens.ts";
 import type { LogStore } from "../store/types.ts";
@@ -133,4 +133,11 @@ export interface Plugin {
    * body awaits `ctx.loadBody()` first. @default true
    */
   readsBody?: boolean;
+  /**
+   * False when `handle` would pass every request of `gateway` straight to `next()` (the feature is not
+   * configured there): that gateway's chain leaves the plugin out, which saves its layer on every
+   * request. Asked once per gateway, when its first request arrives; `onComplete` runs either way.
+   * @default every gateway
+   */
+  appliesTo?(gateway: ResolvedGateway): boolean;
 }

@@ -292,6 +292,8 @@ export const PLUGIN_TYPES = `  export type Next = () => Promise<Response>;
     timeout?: number;
     /** false: handle never reads the body, so it runs before the body is read. @default true */
     readsBody?: boolean;
+    /** false: handle would only call next() for this gateway's requests, so its chain leaves the plugin out. @default true */
+    appliesTo?(gateway: ResolvedGateway): boolean;
   }
 
   export class GatewayError extends Error {
