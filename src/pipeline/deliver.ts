@@ -7,6 +7,7 @@ import type { AbortReason, RequestContext } from "./context.ts";
 import { unwatch as unwatchDeadline, watch as watchDeadline } from "./deadlines.ts";
 import { envelope, ErrorCode, GatewayError } from "./errors.ts";
 import { emptyUsage, type Usage } from "./record.ts";
+import { head } from "./build-record.ts";
 
 /** How the answer went, as far as the gateway could see it on the wire. */
 export interface Outcome {
@@ -79,7 +80,7 @@ export async function deliver(ctx: RequestContext, response: Response, done: (ou
   if (!sse && !encoded && length <= BUFFER_LIMIT) {
     const bytes = await readWhole(ctx, response);
     outcome.size = bytes.byteLength;
-    outcome.captured = captureLimit > 0 ? bytes.subarray(0, captureLimit) : null;
+    outcome.captured = captureLimit > 0 ? head(bytes, captureLimit) : null;
     outcome.truncated = captureLimit > 0 && bytes.byteLength > captureLimit;
     // A client that left before its whole answer was ready was not there to take it (see RequestContext.followClient).
     outcome.aborted = ctx.clientLeft;
