@@ -16,16 +16,22 @@ const post = (headers: Record<string, string> = {}): RequestInit => ({
   body: chat,
 });
 
+/** The chat request to `provider` written on a raw socket, so the test can close it whenever it likes. */
+function postOverSocket(gatewayUrl: string, provider: string) {
+  const { hostname, port } = new URL(gatewayUrl);
+  const socket = connect(Number(port), hostname);
+  socket.on("error", () => {});
+  socket.write(
+    [`POST /v1/local/default/${provider}/chat/completions HTTP/1.1`, `Host: ${hostname}`, "Content-Type: application/json", `Content-Length: ${chat.length}`, "", chat].join("\r\n"),
+  );
+  return socket;
+}
+
 describe("a client that leaves", () => {
   test("before the response headers aborts the upstream call, and the record says aborted, not success", async () => {
     using provider = silentProvider();
     await using t = await gatewayWithMock({ providers: { "custom-silent": { baseUrl: provider.baseUrl } } });
-    const { hostname, port } = new URL(t.gw.url);
-    const socket = connect(Number(port), hostname);
-    socket.on("error", () => {});
-    socket.write(
-      [`POST /v1/local/default/custom-silent/chat/completions HTTP/1.1`, `Host: ${hostname}`, "Content-Type: application/json", `Content-Length: ${chat.length}`, "", chat].join("\r\n"),
-    );
+    const socket = postOverSocket(t.gw.url, "custom-silent");
 
     await provider.arrived;
     socket.destroy();
@@ -50,12 +56,7 @@ describe("a client that leaves", () => {
     });
     try {
       await using t = await gatewayWithMock({ providers: { "custom-held": { baseUrl: `http://127.0.0.1:${provider.port}/v1` } } });
-      const { hostname, port } = new URL(t.gw.url);
-      const socket = connect(Number(port), hostname);
-      socket.on("error", () => {});
-      socket.write(
-        [`POST /v1/local/default/custom-held/chat/completions HTTP/1.1`, `Host: ${hostname}`, "Content-Type: application/json", `Content-Length: ${chat.length}`, "", chat].join("\r\n"),
-      );
+      const socket = postOverSocket(t.gw.url, "custom-held");
       await arrived.promise;
       const closed = new Promise((resolve) => socket.on("close", resolve));
       socket.destroy();
