@@ -260,6 +260,25 @@ describe("plugin objects in the chain", () => {
     expect([res.headers.get("x-outer"), res.headers.get("x-inner")]).toEqual(["was-here", "was-here"]);
   });
 
+  test("a header a plugin adds replaces the provider's of that name; every set-cookie it appends reaches the client", async () => {
+    const cookies = definePlugin({
+      name: "cookies",
+      handle(ctx, next) {
+        ctx.responseHeaders.append("set-cookie", "a=1");
+        ctx.responseHeaders.append("set-cookie", "b=2");
+        ctx.responseHeaders.set("content-type", "application/json; charset=plugin");
+        return next();
+      },
+    });
+    await using t = await gatewayWithMock({ plugins: [cookies, "logging"] });
+
+    const res = await fetch(`${t.gw.base()}/openai/chat/completions`, post());
+    await res.arrayBuffer();
+
+    expect(res.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(res.headers.get("content-type")).toBe("application/json; charset=plugin");
+  });
+
   test("a plugin that throws fails that request with 500/2120 naming it; the next request is served", async () => {
     let calls = 0;
     const flaky = definePlugin({
