@@ -59,6 +59,23 @@ describe("SqliteCacheStore on a file", () => {
     restarted.close();
   });
 
+  test("two keys that share their index slot (the same last 52 bits of hash) never serve each other's entry", async () => {
+    const store = new SqliteCacheStore(openDatabase(":memory:"));
+    const t = Date.now();
+    const tail = "0123456789abc";
+    const [a, b] = [`gw:${"a".repeat(51)}${tail}`, `gw:${"b".repeat(51)}${tail}`];
+    await store.put(a, entryAt(t, new Uint8Array([1])));
+    store.flush();
+    await store.put(b, entryAt(t, new Uint8Array([2])));
+    store.flush();
+
+    // The later one holds the slot; the earlier is a miss, never the other's answer.
+    expect([await store.get(a, t), await store.get(b, t)]).toEqual([null, entryAt(t, new Uint8Array([2]))]);
+    expect(await store.delete(a)).toBe(false);
+    expect(await store.get(b, t)).toEqual(entryAt(t, new Uint8Array([2])));
+    store.close();
+  });
+
   test("two gateways on one file: the later write of a key wins after a restart, and a row one frees and reuses never serves another key to the other", async () => {
     using folder = tempFolder();
     const path = join(folder.path, "switchboard.cache.db");

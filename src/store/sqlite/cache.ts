@@ -61,7 +61,8 @@ export interface SqliteCacheStoreOptions {
  * write never waits on another thread's lock; writes are queued and committed together, one
  * transaction per few milliseconds, and reads see the queue first.
  *
- * Rows are appended under an autoassigned rowid and found through `#ids` (key → rowid, loaded at open),
+ * Rows are appended under an autoassigned rowid and found through `#ids` (a number standing for the
+ * key, see `slotOf` → rowid, loaded at open),
  * with no index on the key: keys are hashes, so a key index takes each insert to a random page of a
  * growing B-tree and every commit rewrites many of them (≈ 12.7 µs of request-thread CPU per entry,
  * against ≈ 3 µs appended). A re-put key deletes its old row and appends a new one. Another process
@@ -82,7 +83,7 @@ export class SqliteCacheStore implements CacheStore {
   readonly #writeAll: (entries: [string, CacheEntry][]) => void;
   #pending = new Map<string, CacheEntry>();
   /** The row of each key this process knows, so a miss — most lookups of a busy cache — costs no database read. */
-  readonly #ids = new Map<string, number>();
+  readonly #ids = new Map<number, number>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   readonly #health: Health;
 
@@ -96,7 +97,7 @@ export class SqliteCacheStore implements CacheStore {
     db.run("PRAGMA synchronous = OFF");
     // A key written twice by two processes has two rows: the later (higher rowid) one wins.
     for (const { id, key } of db.query<{ id: number; key: string }, [number]>("SELECT id, key FROM cache WHERE expires_at > ? ORDER BY id").iterate(Date.now())) {
-      this.#ids.set(key, id);
+      this.#ids.set(slotOf(key), id);
     }
     // Writes run on the request thread: a lock held by another process fails them at once (see neverWaitForLocks).
     neverWaitForLocks(db);
@@ -107,10 +108,11 @@ export class SqliteCacheStore implements CacheStore {
     this.#purge = db.query("DELETE FROM cache WHERE expires_at <= ? RETURNING id, key");
     this.#writeAll = db.transaction((entries: [string, CacheEntry][]) => {
       for (const [key, entry] of entries) {
-        const old = this.#ids.get(key);
+        const slot = slotOf(key);
+        const old = this.#ids.get(slot);
         if (old !== undefined) this.#delete.run(old, key);
         const { lastInsertRowid } = this.#put.run(key, entry.expiresAt, entry.createdAt, entry.status, entry.step, JSON.stringify(entry.headers), entry.body);
-        this.#ids.set(key, Number(lastInsertRowid));
+        this.#ids.set(slot, Number(lastInsertRowid));
       }
     });
   }
@@ -118,7 +120,7 @@ export class SqliteCacheStore implements CacheStore {
   async get(key: string, now = Date.now()): Promise<CacheEntry | null> {
     const queued = this.#pending.get(key);
     if (queued) return queued.expiresAt > now ? queued : null;
-    const id = this.#ids.get(key);
+    const id = this.#ids.get(slotOf(key));
     if (id === undefined) return null;
     try {
       const row = this.#get.get(id, key, now);
@@ -141,13 +143,17 @@ export class SqliteCacheStore implements CacheStore {
 
   async delete(key: string): Promise<boolean> {
     const queued = this.#pending.delete(key);
-    const id = this.#ids.get(key);
+    const slot = slotOf(key);
+    const id = this.#ids.get(slot);
     if (id === undefined) return queued;
-    // Forgotten here even if the row cannot be deleted: this process never serves it again.
-    this.#ids.delete(key);
     try {
-      return this.#delete.run(id, key).changes > 0 || queued;
+      const deleted = this.#delete.run(id, key).changes > 0;
+      // A row of another key on the same slot did not match: that key keeps its place.
+      if (deleted) this.#ids.delete(slot);
+      return deleted || queued;
     } catch (error) {
+      // Forgotten even though the row could not be deleted: this process never serves it again.
+      this.#ids.delete(slot);
       this.#health.fault("cache", error, { during: "deleting a cached answer" });
       throw error;
     }
@@ -159,7 +165,10 @@ export class SqliteCacheStore implements CacheStore {
     try {
       const purged = this.#purge.all(now);
       // Only the row this process serves counts: an older row of the key (another process wrote it) may expire first.
-      for (const { id, key } of purged) if (this.#ids.get(key) === id) this.#ids.delete(key);
+      for (const { id, key } of purged) {
+        const slot = slotOf(key);
+        if (this.#ids.get(slot) === id) this.#ids.delete(slot);
+      }
       return purged.length;
     } catch (error) {
       this.#health.fault("cache", error, { during: "purging expired answers" });
@@ -181,7 +190,7 @@ export class SqliteCacheStore implements CacheStore {
       // The transaction rolled back: none of these has a new row, so no read may go looking for one. (An
       // older row of the same key, deleted in the rolled-back transaction, is back; forgetting it too
       // only costs a miss.)
-      for (const [key] of entries) this.#ids.delete(key);
+      for (const [key] of entries) this.#ids.delete(slotOf(key));
       this.#health.fault("cache", error, { during: "writing cached answers" });
     }
   }
@@ -191,6 +200,21 @@ export class SqliteCacheStore implements CacheStore {
     this.flush();
     this.db.close();
   }
+}
+
+const HASH_TAIL = /^[0-9a-f]{13}$/;
+
+/**
+ * What `#ids` is keyed by: 52 bits of the key's own hash (keys end in SHA-256 hex, see plugins/cache/key.ts),
+ * or two checksums of any other key. A number, not the key: an index of millions of 72-character strings
+ * is hundreds of MB the garbage collector walks again and again (and the key index has no bound but the
+ * TTL); numbers live inside the Map. Two keys on one slot only cost a miss: every read and delete also
+ * checks the row's key.
+ */
+function slotOf(key: string): number {
+  const tail = key.slice(-13);
+  if (HASH_TAIL.test(tail)) return parseInt(tail, 16);
+  return Bun.hash.crc32(key) * 2 ** 21 + (Bun.hash.adler32(key) & 0x1fffff);
 }
 
 /**
