@@ -1,5 +1,5 @@
 /**
- * PostgreSQL and Redis for the bench's shared-storage target (`gateway-shared` in bench/run.ts), and
+ * PostgreSQL and Redis for the bench's shared-storage target (`gateway-shared` in bench/targets.ts), and
  * what they cost: CPU of every engine process from /proc, Redis commands from `INFO commandstats`.
  *
  * The servers are the test suite's (test/support/engines.ts): started once per process on loopback,

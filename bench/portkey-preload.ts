@@ -1,5 +1,5 @@
 /**
- * Preloaded into Portkey's gateway for `bun run bench --peers` (see bench/run.ts, target "portkey"):
+ * Preloaded into Portkey's gateway for `bun run bench --peers` (see bench/targets.ts, target "portkey"):
  *
  *   bun --preload bench/portkey-preload.ts node_modules/@portkey-ai/gateway/build/start-server.js --port=0 --headless
  *

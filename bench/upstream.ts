@@ -9,7 +9,7 @@
  * `sse-events=N` (e.g. in the user message, which every gateway passes on as is): then exactly N
  * events (N − 4 content chunks, N from 5 to 1000), and the mock waits one turn of its event loop
  * (setImmediate) after each, so each event leaves in its own write, as from a model that streams —
- * the default stream is enqueued without waiting and usually leaves in one write. bench/run.ts's
+ * the default stream is enqueued without waiting and usually leaves in one write. bench/targets.ts's
  * streaming targets ask for 20. Answers are built once per event count and reused.
  * `--delay` waits that many ms before the response starts (0 = answer at once, a CPU-cost test).
  * Prints `listening on http://127.0.0.1:PORT` on stdout once ready. Binds loopback only.
