@@ -16,9 +16,11 @@ export function buildRecord(ctx: RequestContext, outcome: Outcome): RequestRecor
   }
   const cached = ctx.cacheStatus === "HIT";
   const { cost, custom } = cached ? { cost: 0, custom: false } : priceRequest(ctx, usage);
-  const capture = ctx.captureBytes;
-  const requestBody = capture > 0 && step.body ? head(step.body, capture) : null;
-  const responseBody = capture > 0 && outcome.captured ? head(outcome.captured, capture) : null;
+  // No plugin asked for the bodies when one answered before the logging layer could ask (a cache hit,
+  // a 401, a 429): the record then keeps what the gateway holds anyway, and the logging plugin caps it.
+  const capture = ctx.captureBytes > 0 ? ctx.captureBytes : Infinity;
+  const requestBody = step.body ? head(step.body, capture) : null;
+  const responseBody = outcome.captured ? head(outcome.captured, capture) : null;
   const aborted = outcome.aborted || ctx.abortReason !== null;
   // 101: a realtime relay session (its record is built when the session ends).
   const answered = outcome.status === 101 || (outcome.status >= 200 && outcome.status < 400);

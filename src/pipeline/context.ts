@@ -252,7 +252,11 @@ export class RequestContext {
     return this.step.options?.get(name) ?? this.headers.get(name);
   }
 
-  /** Asks the pipeline to keep up to `bytes` of the response body for `onComplete` (record.response.body). */
+  /**
+   * Asks the pipeline to keep up to `bytes` of the response body for `onComplete` (record.response.body).
+   * When no plugin asked (one answered before the logging layer could: a cache hit, a 401), the record
+   * keeps the bodies the gateway read anyway, whole.
+   */
   captureResponse(bytes: number): void {
     if (bytes > this.#captureBytes) this.#captureBytes = bytes;
   }

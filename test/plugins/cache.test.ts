@@ -102,6 +102,19 @@ describe("turning the cache on and off", () => {
     expect({ cached: hitLog?.cached, cost: hitLog?.cost, status: hitLog?.status_code }).toEqual({ cached: true, cost: 0, status: 200 });
   });
 
+  test("a hit is logged with its payloads like a miss: the request it answered and the answer it replayed", async () => {
+    const body = freshChat();
+    const miss = await post(openaiUrl("cached"), body);
+    const answer = await miss.text();
+    const hit = await post(openaiUrl("cached"), body);
+    expect(await hit.text()).toBe(answer);
+
+    const hitLog = await t.log(hit, "cached");
+    const logs = t.gw.running.handle.stores.logs;
+    const text = async (side: "request" | "response") => new TextDecoder().decode((await logs.payload("cached", hitLog!.id, side))?.body ?? new Uint8Array());
+    expect({ cached: hitLog?.cached, request: await text("request"), response: await text("response") }).toEqual({ cached: true, request: JSON.stringify(body), response: answer });
+  });
+
   test("cf-aig-cache-ttl turns it on for one request, and the deprecated cf-cache-ttl too", async () => {
     for (const header of ["cf-aig-cache-ttl", "cf-cache-ttl"]) {
       const body = freshChat();
